@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Build the mediasoup C++ worker against Debian system libraries (no network),
+# cache the binary, and install it into node_modules/mediasoup.
+#
+# mediasoup's own postinstall downloads meson subprojects from the internet,
+# which is unavailable here. Instead we copy the worker sources to a scratch
+# dir, patch its meson.build files to use system dependency()s, and build.
+#
+# Env:
+#   WHIPCAST_CACHE_DIR   cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/whipcast)
+#   WHIPCAST_KEEP_BUILD  if "1", keep the scratch source/build dir after success
+#   MEDIASOUP_BUILD_JOBS ninja -j value (default: ninja's own default)
+set -euo pipefail
+
+log() { printf '[mediasoup-worker] %s\n' "$*"; }
+die() { printf '[mediasoup-worker] ERROR: %s\n' "$*" >&2; exit 1; }
+
+SCRIPT_DIR="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
+REPO_ROOT="$(cd -- "${SCRIPT_DIR}/.." && pwd -P)"
+MS_DIR="${REPO_ROOT}/node_modules/mediasoup"
+MS_PKG="${MS_DIR}/package.json"
+[[ -f "${MS_PKG}" ]] || die "mediasoup not installed (${MS_PKG} missing); run npm install first"
+command -v node >/dev/null 2>&1 || die "node not found in PATH"
+
+MS_VERSION="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).version)' "${MS_PKG}")"
+[[ -n "${MS_VERSION}" ]] || die "could not read mediasoup version from ${MS_PKG}"
+ARCH="$(uname -m)"
+
+CACHE_DIR="${WHIPCAST_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/whipcast}"
+CACHED_BIN="${CACHE_DIR}/mediasoup-worker-${MS_VERSION}-${ARCH}"
+BUILD_LOG="${CACHE_DIR}/mediasoup-worker-${MS_VERSION}-${ARCH}.build.log"
+WORK_DIR="${CACHE_DIR}/build-${MS_VERSION}-${ARCH}"
+LOCK_FILE="${CACHE_DIR}/.mediasoup-worker-${MS_VERSION}-${ARCH}.lock"
+TARGET_BIN="${MS_DIR}/worker/out/Release/mediasoup-worker"
+
+# The worker exits with code 41 ("you don't seem to be my real father!") when
+# started without MEDIASOUP_VERSION. Getting 41 proves the binary loads (all
+# shared libs resolve) and reaches main(); anything else means it is unusable.
+bin_runs() {
+  local bin="$1" rc=0
+  [[ -f "${bin}" && -x "${bin}" ]] || return 1
+  env -u MEDIASOUP_VERSION "${bin}" </dev/null >/dev/null 2>&1 || rc=$?
+  [[ "${rc}" -eq 41 ]]
+}
+
+check_apt_packages() {
+  local required=(meson ninja-build pkg-config g++ libsrtp2-dev libabsl-dev
+    libuv1-dev libssl-dev libusrsctp-dev nlohmann-json3-dev)
+  local missing=() pkg status
+  for pkg in "${required[@]}"; do
+    status="$(dpkg-query -W -f='${db:Status-Status}' "${pkg}" 2>/dev/null || true)"
+    # pkgconf provides pkg-config on Debian 12; accept either.
+    if [[ "${pkg}" == pkg-config && "${status}" != installed ]]; then
+      status="$(dpkg-query -W -f='${db:Status-Status}' pkgconf 2>/dev/null || true)"
+    fi
+    [[ "${status}" == installed ]] || missing+=("${pkg}")
+  done
+  if ((${#missing[@]})); then
+    printf '[mediasoup-worker] ERROR: missing apt packages: %s\n' "${missing[*]}" >&2
+    printf '[mediasoup-worker] install them with: apt-get install -y %s\n' "${missing[*]}" >&2
+    exit 2
+  fi
+}
+
+# Patch the copied worker meson files to use Debian system libraries.
+# Exact string replacements; fails loudly if the expected text is not found.
+patch_meson_files() {
+  node - "$1" <<'NODE'
+const fs = require('fs');
+const path = require('path');
+const srcDir = process.argv[2];
+
+function patchFile(rel, edits) {
+  const file = path.join(srcDir, rel);
+  let text = fs.readFileSync(file, 'utf8');
+  for (const [from, to, expected = 1] of edits) {
+    const count = text.split(from).length - 1;
+    if (count !== expected) {
+      console.error(`[mediasoup-worker] ERROR: patch ${rel}: expected ${expected} occurrence(s) of:\n${from}\n...found ${count}`);
+      process.exit(1);
+    }
+    text = text.split(from).join(to);
+  }
+  fs.writeFileSync(file, text);
+}
+
+const subprojectsBlock = `openssl_proj = subproject(
+  'openssl',
+  default_options: [
+    'warning_level=0',
+  ],
+)
+nlohmann_json_proj = subproject(
+  'nlohmann_json',
+  default_options: [
+    'warning_level=0',
+  ],
+)
+libuv_proj = subproject(
+  'libuv',
+  default_options: [
+    'warning_level=0',
+    'build_tests=false',
+    'build_benchmarks=false',
+  ],
+)
+libsrtp2_proj = subproject(
+  'libsrtp2',
+  default_options: [
+    'warning_level=0',
+    'crypto-library=openssl',
+    'crypto-library-kdf=disabled',
+    'tests=disabled',
+  ],
+)
+usrsctp_proj = subproject(
+  'usrsctp',
+  default_options: [
+    'warning_level=0',
+    'sctp_build_programs=false',
+  ],
+)
+abseil_cpp_proj = subproject(
+  'abseil-cpp',
+  default_options: [
+    'warning_level=0',
+  ],
+)
+catch2_proj = subproject(
+  'catch2',
+  default_options: [
+    'warning_level=0',
+  ],
+)
+`;
+
+const systemDeps = `# Patched by whipcast scripts/build-mediasoup-worker.sh: Debian system libraries.
+openssl_dep = dependency('openssl')
+nlohmann_json_dep = dependency('nlohmann_json')
+libuv_dep = dependency('libuv')
+libsrtp2_sys_dep = dependency('libsrtp2')
+# The worker does #include <srtp.h>; Debian installs it in <includedir>/srtp2.
+libsrtp2_dep = declare_dependency(
+  dependencies: libsrtp2_sys_dep,
+  include_directories: include_directories(
+    libsrtp2_sys_dep.get_variable(pkgconfig: 'includedir') / 'srtp2',
+  ),
+)
+usrsctp_dep = dependency('usrsctp')
+absl_dep_list = []
+foreach absl_name : [
+  'absl_flat_hash_map',
+  'absl_flat_hash_set',
+  'absl_btree',
+  'absl_inlined_vector',
+  'absl_memory',
+  'absl_optional',
+  'absl_strings',
+]
+  absl_dep_list += dependency(absl_name)
+endforeach
+absl_dep = declare_dependency(dependencies: absl_dep_list)
+catch2_dep = dependency('catch2', required: false)
+`;
+
+patchFile('meson.build', [
+  ["  meson_version: '>= 1.1.0',", "  meson_version: '>= 1.0.1',"],
+  [subprojectsBlock, systemDeps],
+  [`dependencies = [
+  abseil_cpp_proj.get_variable('absl_container_dep'),
+  openssl_proj.get_variable('openssl_dep'),
+  nlohmann_json_proj.get_variable('nlohmann_json_dep'),
+  libuv_proj.get_variable('libuv_dep'),
+  libsrtp2_proj.get_variable('libsrtp2_dep'),
+  usrsctp_proj.get_variable('usrsctp_dep'),
+  libwebrtc_dep,
+]`, `dependencies = [
+  absl_dep,
+  openssl_dep,
+  nlohmann_json_dep,
+  libuv_dep,
+  libsrtp2_dep,
+  usrsctp_dep,
+  libwebrtc_dep,
+]`],
+  [`link_whole = [
+  abseil_cpp_proj.get_variable('absl_container_lib'),
+  openssl_proj.get_variable('libcrypto_lib'),
+  openssl_proj.get_variable('libssl_lib'),
+  libuv_proj.get_variable('libuv'),
+  libsrtp2_proj.get_variable('libsrtp2'),
+  usrsctp_proj.get_variable('usrsctp'),
+  libwebrtc,
+]`, `link_whole = [
+  libwebrtc,
+]`],
+  ["catch2_proj.get_variable('catch2_dep')", 'catch2_dep', 2],
+]);
+
+patchFile('deps/libwebrtc/meson.build', [
+  [`abseil_cpp_proj = subproject(
+  'abseil-cpp',
+  default_options: [
+    'warning_level=0',
+  ],
+)
+`, ''],
+  ["openssl_proj.get_variable('openssl_dep')", 'openssl_dep', 1],
+  ["abseil_cpp_proj.get_variable('absl_strings_dep'),\n    abseil_cpp_proj.get_variable('absl_types_dep'),", 'absl_dep,', 2],
+  ["nlohmann_json_proj.get_variable('nlohmann_json_dep')", 'nlohmann_json_dep', 1],
+  ["libuv_proj.get_variable('libuv_dep')", 'libuv_dep', 1],
+]);
+
+// Sanity: nothing may still reference a subproject.
+for (const rel of ['meson.build', 'deps/libwebrtc/meson.build']) {
+  const text = fs.readFileSync(path.join(srcDir, rel), 'utf8');
+  const m = text.match(/^.*(_proj\b|subproject\().*$/m);
+  if (m && !/wingetopt/.test(m[0])) {
+    console.error(`[mediasoup-worker] ERROR: ${rel} still references a subproject: ${m[0].trim()}`);
+    process.exit(1);
+  }
+}
+NODE
+}
+
+build_worker() {
+  local src="${WORK_DIR}/src" bld="${WORK_DIR}/build" start=${SECONDS}
+  check_apt_packages
+  [[ -f "${MS_DIR}/worker/meson.build" ]] || die "worker sources not found in ${MS_DIR}/worker"
+
+  log "building mediasoup-worker ${MS_VERSION} (${ARCH}) against system libs; log: ${BUILD_LOG}"
+  rm -rf "${WORK_DIR}"
+  mkdir -p "${src}"
+  # Copy only what the build needs (skip any previous out/ dir and subproject downloads).
+  local item
+  for item in meson.build meson_options.txt include src deps; do
+    cp -a "${MS_DIR}/worker/${item}" "${src}/"
+  done
+  # meson.build references these dirs only inside build_by_default:false targets,
+  # but meson still checks include_directories() exist.
+  for item in test fuzzer; do
+    [[ -d "${MS_DIR}/worker/${item}" ]] && cp -a "${MS_DIR}/worker/${item}" "${src}/"
+  done
+  patch_meson_files "${src}"
+  log "patched meson.build for system dependencies"
+
+  : >"${BUILD_LOG}"
+  local ninja_args=(-C "${bld}" mediasoup-worker)
+  [[ -n "${MEDIASOUP_BUILD_JOBS:-}" ]] && ninja_args=(-j "${MEDIASOUP_BUILD_JOBS}" "${ninja_args[@]}")
+  if ! {
+    log "meson setup..."
+    (cd "${src}" && meson setup --buildtype release -Db_ndebug=true -Db_pie=true \
+      -Db_staticpic=true --wrap-mode=nofallback "${bld}") >>"${BUILD_LOG}" 2>&1 &&
+      log "compiling (takes a few minutes)..." &&
+      ninja "${ninja_args[@]}" >>"${BUILD_LOG}" 2>&1
+  }; then
+    printf '[mediasoup-worker] ERROR: build failed; last 40 lines of %s:\n' "${BUILD_LOG}" >&2
+    tail -n 40 "${BUILD_LOG}" >&2
+    exit 1
+  fi
+
+  local out="${bld}/mediasoup-worker"
+  bin_runs "${out}" || die "built binary ${out} does not run (see ${BUILD_LOG})"
+  strip --strip-unneeded "${out}" 2>/dev/null || true
+  cp -p "${out}" "${CACHED_BIN}.tmp.$$"
+  chmod 0755 "${CACHED_BIN}.tmp.$$"
+  mv -f "${CACHED_BIN}.tmp.$$" "${CACHED_BIN}"
+  if [[ "${WHIPCAST_KEEP_BUILD:-0}" != 1 ]]; then
+    rm -rf "${WORK_DIR}"
+  fi
+  log "built in $((SECONDS - start))s -> ${CACHED_BIN}"
+}
+
+mkdir -p "${CACHE_DIR}"
+
+if bin_runs "${CACHED_BIN}"; then
+  log "using cached ${CACHED_BIN}"
+else
+  # Serialise concurrent invocations; re-check the cache once we hold the lock.
+  exec 9>"${LOCK_FILE}"
+  if command -v flock >/dev/null 2>&1; then
+    flock -n 9 || { log "another build is running; waiting for lock..."; flock 9; }
+  fi
+  if bin_runs "${CACHED_BIN}"; then
+    log "using cached ${CACHED_BIN} (built by concurrent run)"
+  else
+    [[ -e "${CACHED_BIN}" ]] && log "cached binary exists but does not run; rebuilding"
+    build_worker
+  fi
+  exec 9>&-
+fi
+
+if [[ -f "${TARGET_BIN}" ]] && cmp -s "${CACHED_BIN}" "${TARGET_BIN}" && [[ -x "${TARGET_BIN}" ]]; then
+  log "already installed: ${TARGET_BIN}"
+else
+  mkdir -p "$(dirname -- "${TARGET_BIN}")"
+  # Copy to a temp file then rename: atomic, and works even if a worker is running.
+  cp -p "${CACHED_BIN}" "${TARGET_BIN}.tmp.$$"
+  chmod 0755 "${TARGET_BIN}.tmp.$$"
+  mv -f "${TARGET_BIN}.tmp.$$" "${TARGET_BIN}"
+  log "installed ${TARGET_BIN}"
+fi

@@ -1,0 +1,191 @@
+// The media of one live stream. The publisher's producers live on an origin Router, placed on the least-loaded
+// worker and numbered with the publisher's own payload types. Viewers are served from "delivery" routers, one per
+// (worker, payload-type numbering): mediasoup consumers send with their router's payload types, while a WHEP viewer
+// must receive the ones of its own offer. A viewer numbering codecs like the publisher, on the origin's worker, is
+// served by the origin itself; others get a delivery router fed through a pipe. The same mechanism spreads a popular
+// stream over every core: once a worker carries its budget, new viewers go to a delivery router on another worker.
+// Closing the room (the publisher left) closes every router, and with them every transport, consumer and pipe.
+import { EventEmitter } from 'node:events';
+import * as mediasoup from 'mediasoup';
+import type { types as ms } from 'mediasoup';
+import { streamRouterCodecs } from './codecs.js';
+import { StreamOfflineError } from './errors.js';
+import type { Logger } from './logger.js';
+import { parseOffer } from './sdp/offer.js';
+import { producerParametersFromOffer } from './sdp/rtpParameters.js';
+import type { PeerTimeouts } from './WebRtcPeer.js';
+import { WebRtcPublisher } from './WebRtcPublisher.js';
+import { planViewer, WebRtcViewer, type TrackSource, type ViewerOptions, type ViewerPlan } from './WebRtcViewer.js';
+import type { WorkerPool, WorkerSlot } from './WorkerPool.js';
+
+export interface RoomOptions {
+  timeouts: PeerTimeouts;
+  /** Transports one worker carries before a stream's new viewers go to a router on another worker. */
+  viewersPerWorker: number;
+  initialAvailableOutgoingBitrate: number;
+}
+
+interface RoomRouter {
+  router: ms.Router;
+  slot: WorkerSlot;
+  /** The stream's tracks on this router, in the origin's order (undefined where this router does not carry one). */
+  tracks: (TrackSource | undefined)[];
+}
+
+export type RoomEvents = { close: []; viewer: [WebRtcViewer] };
+
+export class Room extends EventEmitter<RoomEvents> {
+  private publisher: WebRtcPublisher | undefined;
+  private origin: (RoomRouter & { payloadKey: string }) | undefined;
+  private readonly routers = new Map<string, RoomRouter>();
+  private readonly viewers = new Set<WebRtcViewer>();
+  private closed = false;
+  /** Router placement runs one at a time, so two joins never build the same delivery router twice. */
+  private placement: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly id: string,
+    private readonly pool: WorkerPool,
+    private readonly options: RoomOptions,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size;
+  }
+
+  /** Producers of the live stream (on the origin router). */
+  get producers(): readonly ms.Producer[] {
+    return this.publisher?.producers ?? [];
+  }
+
+  /** Viewers per worker index, to see how a stream is spread. */
+  viewersByWorker(): Record<number, number> {
+    const counts: Record<number, number> = {};
+    for (const v of this.viewers) counts[v.workerIndex] = (counts[v.workerIndex] ?? 0) + 1;
+    return counts;
+  }
+
+  /** Takes a WHIP offer; the room lives as long as this publisher. */
+  async publishWebRtc(sessionId: string, offerSdp: string): Promise<{ publisher: WebRtcPublisher; answer: string }> {
+    if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
+    if (this.publisher) throw new Error(`room ${this.id} already has a publisher`);
+    const offer = parseOffer(offerSdp);
+    const accepted = producerParametersFromOffer(offer.media, mediasoup.getSupportedRtpCapabilities());
+    const slot = this.pool.leastLoaded();
+    if (!slot) throw new Error('no mediasoup worker available');
+    const codecs = accepted.map((a) => ({ kind: a.kind, codec: a.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    const router = await slot.worker.createRouter({ mediaCodecs: streamRouterCodecs(codecs.map((c) => ({ ...c, payloadType: c.codec.payloadType }))), appData: { room: this.id } });
+    router.on('workerclose', () => this.close());
+    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
+    let result: Awaited<ReturnType<typeof WebRtcPublisher.create>>;
+    try {
+      result = await WebRtcPublisher.create(sessionId, router, slot, offer, accepted, this.options.timeouts, logger);
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+    const tracks = result.publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    this.publisher = result.publisher;
+    this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
+    this.routers.set(`${slot.index}/${this.origin.payloadKey}`, this.origin);
+    result.publisher.once('close', () => this.close());
+    logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`) }, 'publisher created');
+    return result;
+  }
+
+  /** Takes a WHEP offer; the viewer is placed on a worker with room in its budget. */
+  async addViewer(sessionId: string, offerSdp: string, options: ViewerOptions): Promise<{ viewer: WebRtcViewer; answer: string }> {
+    const offer = parseOffer(offerSdp);
+    const origin = this.origin;
+    if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} is not live`);
+    const plan = planViewer(offer, origin.tracks.filter((t): t is TrackSource => t !== undefined));
+    const placed = this.placement.then(() => this.routerFor(plan));
+    this.placement = placed.catch(() => undefined);
+    const { router, slot, tracks } = await placed;
+    const logger = this.logger.child({ session: sessionId, role: 'viewer' });
+    const result = await WebRtcViewer.create(sessionId, router, slot, offer, plan, tracks.map((t) => t as TrackSource), {
+      initialAvailableOutgoingBitrate: this.options.initialAvailableOutgoingBitrate,
+      ...options,
+    }, this.options.timeouts, logger);
+    if (this.closed) {
+      result.viewer.close('stream ended');
+      throw new StreamOfflineError(`stream ${this.id} ended while the viewer joined`);
+    }
+    this.viewers.add(result.viewer);
+    result.viewer.once('close', () => this.viewers.delete(result.viewer));
+    logger.info({ worker: slot.index, consumers: result.viewer.consumers.map((c) => `${c.kind}:${c.type}/${c.rtpParameters.codecs[0]?.payloadType}`) }, 'viewer created');
+    this.emit('viewer', result.viewer);
+    return result;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.publisher?.close('stream ended');
+    for (const viewer of this.viewers) viewer.close('stream ended');
+    for (const { router } of this.routers.values()) router.close();
+    this.routers.clear();
+    this.logger.info('room closed');
+    this.emit('close');
+  }
+
+  /** The router that serves a viewer with this plan: the origin when it fits, else a delivery router. */
+  private async routerFor(plan: ViewerPlan): Promise<RoomRouter> {
+    const origin = this.origin;
+    if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} ended while the viewer joined`);
+    const budget = this.options.viewersPerWorker;
+    const workers = [...this.pool.all()].sort((a, b) => (a === origin.slot ? -1 : b === origin.slot ? 1 : a.load - b.load));
+    const slot = workers.find((w) => w.load < budget) ?? [...workers].sort((a, b) => a.load - b.load)[0] ?? origin.slot;
+    const key = `${slot.index}/${plan.payloadKey}`;
+    const existing = this.routers.get(key);
+    if (existing) return existing;
+
+    // A delivery router carrying the tracks this viewer takes, numbered with its payload types.
+    const wanted = plan.matches.map(({ trackIndex, match }) => ({ source: origin.tracks[trackIndex] as TrackSource, trackIndex, payloadType: match.payloadType }));
+    const router = await slot.worker.createRouter({
+      mediaCodecs: streamRouterCodecs(wanted.map((w) => ({ kind: w.source.kind, codec: w.source.codec, payloadType: w.payloadType }))),
+      appData: { room: this.id },
+    });
+    try {
+      const piped = await pipe(origin.router, router, wanted.map((w) => w.source.producerId));
+      const tracks: RoomRouter['tracks'] = origin.tracks.map(() => undefined);
+      wanted.forEach((w, i) => (tracks[w.trackIndex] = { ...w.source, producerId: piped[i] as string }));
+      if (this.closed) throw new StreamOfflineError(`stream ${this.id} ended while the viewer joined`);
+      const added = { router, slot, tracks };
+      this.routers.set(key, added);
+      this.logger.info({ worker: slot.index, payloadTypes: plan.payloadKey }, 'delivery router added');
+      return added;
+    } catch (error) {
+      router.close();
+      throw error;
+    }
+  }
+}
+
+/**
+ * Feeds producers of one router into another through a pair of PipeTransports on loopback (what mediasoup's
+ * pipeToRouter does, but with new producer ids, so that it also works between two routers of the same worker).
+ * Returns the new producers' ids; the pipe closes with either router.
+ */
+async function pipe(from: ms.Router, to: ms.Router, producerIds: string[]): Promise<string[]> {
+  const out = await from.createPipeTransport({ listenIp: '127.0.0.1' });
+  const into = await to.createPipeTransport({ listenIp: '127.0.0.1' });
+  to.observer.once('close', () => out.close());
+  await out.connect({ ip: into.tuple.localIp, port: into.tuple.localPort });
+  await into.connect({ ip: out.tuple.localIp, port: out.tuple.localPort });
+  const ids: string[] = [];
+  for (const producerId of producerIds) {
+    const consumer = await out.consume({ producerId });
+    const producer = await into.produce({ kind: consumer.kind, rtpParameters: consumer.rtpParameters, paused: consumer.producerPaused });
+    consumer.observer.once('close', () => producer.close());
+    ids.push(producer.id);
+  }
+  return ids;
+}

@@ -1,0 +1,120 @@
+// A WHEP viewer: its WebRtcTransport and one Consumer per stream track it can decode, sent with the viewer's
+// own payload types (the Room serves it from a router numbered like its offer). mediasoup asks the publisher
+// for a key frame as soon as the viewer's transport connects, so the first picture comes within a round trip.
+import type { types as ms } from 'mediasoup';
+import { NoCommonCodecError } from './errors.js';
+import type { Logger } from './logger.js';
+import { writeAnswer, type AnswerSection } from './sdp/answer.js';
+import type { OfferedMedia, ParsedOffer } from './sdp/offer.js';
+import { isMediaSection, matchViewerCodec, type ViewerTrackMatch } from './sdp/rtpParameters.js';
+import { createPeerTransport, WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
+import type { WorkerSlot } from './WorkerPool.js';
+
+/** A track of the live stream, as one router knows it. */
+export interface TrackSource {
+  producerId: string;
+  kind: ms.MediaKind;
+  codec: ms.RtpCodecParameters;
+}
+
+export interface Layers {
+  spatialLayer: number;
+  temporalLayer?: number;
+}
+
+export interface ViewerOptions {
+  /** msid stream id written into the answer. */
+  streamId: string;
+  /** Highest simulcast layer to send (the default lets the server choose up to the top). */
+  preferredLayers?: Layers;
+  initialAvailableOutgoingBitrate?: number;
+}
+
+/** Which section of the viewer's offer takes which track (by index into the stream's tracks). */
+export interface ViewerPlan {
+  matches: { trackIndex: number; match: ViewerTrackMatch }[];
+  /** Payload types the viewer uses per stream track ("-" where it takes none): the key of the router serving it. */
+  payloadKey: string;
+}
+
+/** Matches each track to the first unused receiving section of its kind that can decode it. */
+export function planViewer(offer: ParsedOffer, tracks: readonly TrackSource[]): ViewerPlan {
+  const used = new Set<OfferedMedia>();
+  const matches: ViewerPlan['matches'] = [];
+  tracks.forEach((track, trackIndex) => {
+    for (const m of offer.media) {
+      if (used.has(m) || !isMediaSection(m) || m.kind !== track.kind || (m.direction !== 'recvonly' && m.direction !== 'sendrecv')) continue;
+      const match = matchViewerCodec(m, track.codec);
+      if (!match) continue;
+      used.add(m);
+      matches.push({ trackIndex, match });
+      return;
+    }
+  });
+  if (matches.length === 0) {
+    const wanted = tracks.map((t) => t.codec.mimeType).join(' + ');
+    const offered = [...new Set(offer.media.flatMap((m) => (m.direction === 'sendonly' ? [] : m.codecs.map((c) => c.mimeType))))];
+    throw new NoCommonCodecError(`the offer cannot receive this stream (stream sends ${wanted || 'nothing'}; offer receives ${offered.join(', ') || 'nothing'})`, offered);
+  }
+  const payloadKey = tracks.map((_, i) => matches.find((x) => x.trackIndex === i)?.match.payloadType ?? '-').join(',');
+  return { matches, payloadKey };
+}
+
+export class WebRtcViewer extends WebRtcPeer {
+  private constructor(
+    id: string,
+    transport: ms.WebRtcTransport,
+    slot: WorkerSlot,
+    offer: ParsedOffer,
+    readonly consumers: ms.Consumer[],
+    timeouts: PeerTimeouts,
+    logger: Logger,
+  ) {
+    super(id, transport, slot, offer, timeouts, logger);
+  }
+
+  /** `router` must number the planned codecs with the viewer's payload types; `tracks` are its producers. */
+  static async create(
+    id: string,
+    router: ms.Router,
+    slot: WorkerSlot,
+    offer: ParsedOffer,
+    plan: ViewerPlan,
+    tracks: readonly TrackSource[],
+    options: ViewerOptions,
+    timeouts: PeerTimeouts,
+    logger: Logger,
+  ): Promise<{ viewer: WebRtcViewer; answer: string }> {
+    const transport = await createPeerTransport(router, slot, offer, {
+      ...(options.initialAvailableOutgoingBitrate ? { initialAvailableOutgoingBitrate: options.initialAvailableOutgoingBitrate } : {}),
+    });
+    const consumers: ms.Consumer[] = [];
+    const sections: AnswerSection[] = offer.media.map(() => undefined);
+    try {
+      for (const { trackIndex, match } of plan.matches) {
+        const track = tracks[trackIndex];
+        if (!track) throw new Error(`router has no track ${trackIndex}`);
+        const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && c.parameters?.apt === match.payloadType);
+        const consumer = await transport.consume({
+          producerId: track.producerId,
+          rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
+          ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
+        });
+        consumers.push(consumer);
+        sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId: options.streamId, trackId: consumer.id };
+      }
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    const viewer = new WebRtcViewer(id, transport, slot, offer, consumers, timeouts, logger);
+    return { viewer, answer: writeAnswer(offer, viewer.localIce(), sections) };
+  }
+
+  /** Pins (or caps) the simulcast layer this viewer receives. */
+  async setPreferredLayers(layers: Layers): Promise<void> {
+    for (const consumer of this.consumers) {
+      if (consumer.type === 'simulcast' || consumer.type === 'svc') await consumer.setPreferredLayers(layers);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+// Public API of sfu/: everything signaling/ and src/ may use. Nothing here knows HTTP.
+export { Sfu, type SfuOptions, type WorkerUsage } from './Sfu.js';
+export { Room, type RoomOptions } from './Room.js';
+export { WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
+export { WebRtcPublisher } from './WebRtcPublisher.js';
+export { WebRtcViewer, type Layers, type ViewerOptions } from './WebRtcViewer.js';
+export type { ListenAddress } from './WorkerPool.js';
+export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';
+export { writeIceFragment, type LocalIce } from './sdp/answer.js';
+export { parseOffer, type ParsedOffer } from './sdp/offer.js';

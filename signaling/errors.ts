@@ -1,0 +1,10 @@
+// A refusal with its HTTP status and a short text saying what was wrong (CONTRACT.md "Errors").
+export class HttpError extends Error {
+  override name = 'HttpError';
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}

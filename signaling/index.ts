@@ -1,0 +1,214 @@
+// The HTTP face of media: WHIP (RFC 9725) and WHEP endpoints and their session resources, as one fastify
+// plugin. Where a viewer is created: the POST /whep route below → gate.admitPlay → room.addViewer (sfu/).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { NoCommonCodecError, SdpError, StreamOfflineError, WebRtcViewer, writeIceFragment, type Layers, type WebRtcPeer } from '../sfu/index.js';
+import { HttpError } from './errors.js';
+import type { MediaRequest, StreamGate } from './gate.js';
+import { parseSdpFragment } from './sdpfrag.js';
+import { newEtag, newSessionId, SessionStore, type Session, type SessionKind } from './sessions.js';
+
+export { HttpError } from './errors.js';
+export type { MediaRequest, PublishAdmission, StreamGate } from './gate.js';
+export { SessionStore, type Session } from './sessions.js';
+
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface SignalingOptions {
+  gate: StreamGate;
+  sessions: SessionStore;
+  iceServers: IceServer[];
+  /** Largest SDP or sdpfrag body accepted (413 above). */
+  maxSdpBytes: number;
+}
+
+const SDP = 'application/sdp';
+const SDPFRAG = 'application/trickle-ice-sdpfrag';
+const NAME = '^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$';
+
+const streamParams = Type.Object({ app: Type.String({ pattern: NAME }), stream: Type.String({ pattern: NAME }) });
+const sessionParams = Type.Object({ app: Type.String(), stream: Type.String(), session: Type.String() });
+const layerQuery = Type.Object({
+  spatialLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
+  temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
+});
+const layerBody = Type.Object({
+  spatialLayer: Type.Integer({ minimum: 0, maximum: 3 }),
+  temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
+});
+
+export async function signaling(app: FastifyInstance, options: SignalingOptions): Promise<void> {
+  const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
+  const { gate, sessions } = options;
+  const links = iceServerLinks(options.iceServers);
+
+  for (const type of [SDP, SDPFRAG]) {
+    fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: options.maxSdpBytes }, (_request, body, done) => done(null, body));
+  }
+  fastify.setErrorHandler((error, request, reply) => sendError(error, request, reply, options.maxSdpBytes));
+
+  for (const kind of ['whip', 'whep'] as const) {
+    fastify.options(`/${kind}/:app/:stream`, (_request, reply) => {
+      void reply.code(204).header('accept-post', SDP).header('link', links).send();
+    });
+
+    fastify.patch(`/${kind}/:app/:stream/:session`, { schema: { params: sessionParams }, onRequest: requireContentType(SDPFRAG) }, async (request, reply) => {
+      const session = findSession(sessions, kind, request.params.session);
+      const ifMatch = request.headers['if-match'];
+      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session.etag) throw new HttpError(412, 'If-Match does not match the session ETag');
+      const fragment = parseSdpFragment(String(request.body ?? ''));
+      // mediasoup is ICE-lite: it learns the client's candidates from its connectivity checks, so trickled
+      // candidates need no action. New credentials mean the client restarts ICE.
+      if (fragment.iceUfrag === undefined || fragment.iceUfrag === session.remoteUfrag) return reply.code(204).send();
+      if (fragment.icePwd === undefined) throw new HttpError(400, 'ICE restart without a=ice-pwd');
+      const local = await session.peer.restartIce();
+      session.remoteUfrag = fragment.iceUfrag;
+      session.etag = newEtag();
+      return reply.code(200).type(SDPFRAG).header('etag', session.etag).send(writeIceFragment(local, session.peer.mids));
+    });
+
+    fastify.delete(`/${kind}/:app/:stream/:session`, { schema: { params: sessionParams } }, async (request, reply) => {
+      findSession(sessions, kind, request.params.session).peer.close('DELETE by client');
+      return reply.code(200).send();
+    });
+  }
+
+  fastify.post('/whip/:app/:stream', { schema: { params: streamParams }, onRequest: requireContentType(SDP) }, async (request, reply) => {
+    const offer = requireBody(request.body);
+    const media = mediaRequest(request, request.params);
+    const admission = await gate.admitPublish(media);
+    const id = newSessionId();
+    let created: Awaited<ReturnType<typeof admission.room.publishWebRtc>>;
+    try {
+      created = await admission.room.publishWebRtc(id, offer);
+    } catch (error) {
+      admission.abort();
+      throw error;
+    }
+    admission.commit(created.publisher);
+    const session = openSession(sessions, 'whip', media, id, created.publisher, offer);
+    request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHIP session created');
+    return sendCreated(reply, session, created.answer, links);
+  });
+
+  fastify.post('/whep/:app/:stream', { schema: { params: streamParams, querystring: layerQuery }, onRequest: requireContentType(SDP) }, async (request, reply) => {
+    const offer = requireBody(request.body);
+    const media = mediaRequest(request, request.params);
+    const room = await gate.admitPlay(media);
+    const id = newSessionId();
+    const { spatialLayer, temporalLayer } = request.query;
+    const preferredLayers: Layers | undefined = spatialLayer === undefined ? undefined : { spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) };
+    const created = await room.addViewer(id, offer, { streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'), ...(preferredLayers ? { preferredLayers } : {}) });
+    const session = openSession(sessions, 'whep', media, id, created.viewer, offer);
+    request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHEP session created');
+    const layerLink = `<${session.location}/layer>; rel="urn:ietf:params:whep:ext:core:layer"`;
+    return sendCreated(reply, session, created.answer, [...links, layerLink]);
+  });
+
+  // Layer selection (after draft-ietf-wish-whep's "layer" extension): pin the simulcast layer a viewer gets.
+  fastify.post('/whep/:app/:stream/:session/layer', { schema: { params: sessionParams, body: layerBody } }, async (request, reply) => {
+    const session = findSession(sessions, 'whep', request.params.session);
+    const { spatialLayer, temporalLayer } = request.body;
+    if (!(session.peer instanceof WebRtcViewer)) throw new HttpError(404, 'not a viewer session');
+    await session.peer.setPreferredLayers({ spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) });
+    return reply.code(204).send();
+  });
+}
+
+function requireContentType(expected: string) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== expected) throw new HttpError(415, `unsupported content type: expected ${expected}`);
+  };
+}
+
+function requireBody(body: unknown): string {
+  if (typeof body !== 'string' || body.trim() === '') throw new HttpError(400, 'empty SDP offer');
+  return body;
+}
+
+function mediaRequest(request: FastifyRequest, params: { app: string; stream: string }): MediaRequest {
+  const auth = request.headers.authorization;
+  const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
+  const query: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) if (value !== undefined) query[key] = String(value);
+  return {
+    app: params.app,
+    stream: params.stream,
+    bearerToken: bearer || undefined,
+    query,
+    ip: request.ip,
+    host: (request.headers.host ?? '').replace(/:\d+$/, ''),
+    path: request.url.split('?')[0] ?? request.url,
+  };
+}
+
+function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequest, id: string, peer: WebRtcPeer, offer: string): Session {
+  const session: Session = {
+    id,
+    kind,
+    app: media.app,
+    stream: media.stream,
+    peer,
+    etag: newEtag(),
+    remoteUfrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] ?? '',
+    location: `/${kind}/${media.app}/${media.stream}/${id}`,
+  };
+  sessions.add(session);
+  return session;
+}
+
+function findSession(sessions: SessionStore, kind: SessionKind, id: string): Session {
+  const session = sessions.get(kind, id);
+  if (!session) throw new HttpError(404, `no ${kind.toUpperCase()} session ${id}`);
+  return session;
+}
+
+function sendCreated(reply: FastifyReply, session: Session, answer: string, links: string[]): FastifyReply {
+  return reply
+    .code(201)
+    .type(SDP)
+    .header('location', session.location)
+    .header('etag', session.etag)
+    .header('accept-patch', SDPFRAG)
+    .header('link', links)
+    .send(answer);
+}
+
+function iceServerLinks(servers: IceServer[]): string[] {
+  return servers.flatMap((s) =>
+    s.urls.map((url) => {
+      const credentials = s.username !== undefined && s.credential !== undefined ? `; username="${s.username}"; credential="${s.credential}"; credential-type="password"` : '';
+      return `<${url}>; rel="ice-server"${credentials}`;
+    }),
+  );
+}
+
+function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, maxSdpBytes: number): FastifyReply {
+  const { status, message } = describeError(error, maxSdpBytes);
+  if (status >= 500) request.log.error({ err: error }, 'request failed');
+  else request.log.info({ status, reason: message }, 'request refused');
+  return reply.code(status).type('text/plain; charset=utf-8').send(message);
+}
+
+function describeError(error: unknown, maxSdpBytes: number): { status: number; message: string } {
+  if (error instanceof HttpError) return { status: error.statusCode, message: error.message };
+  if (error instanceof SdpError || error instanceof NoCommonCodecError) return { status: 400, message: error.message };
+  if (error instanceof StreamOfflineError) return { status: 404, message: error.message };
+  const fastifyError = error as { code?: string; statusCode?: number; message?: string; validation?: unknown };
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: `request body too large (limit ${maxSdpBytes} bytes)` };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: `unsupported content type: ${fastifyError.message ?? ''}` };
+  }
+  if (fastifyError.validation !== undefined) return { status: 400, message: fastifyError.message ?? 'invalid request' };
+  if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return { status: fastifyError.statusCode, message: fastifyError.message ?? 'bad request' };
+  }
+  return { status: 500, message: 'internal error' };
+}

@@ -1,0 +1,156 @@
+// Configuration: embedded defaults < config file (YAML or JSON) < environment variables < command-line flags,
+// validated by one schema. A bad value stops startup with a message naming the setting.
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+
+const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
+
+export const ConfigSchema = Type.Object(
+  {
+    http: Type.Object(
+      {
+        host: Type.String({ default: '0.0.0.0' }),
+        port: Port(8080),
+        /** Largest SDP/sdpfrag body accepted (413 above). */
+        maxSdpBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 65536 }),
+        /** Origins allowed to call the WHIP/WHEP endpoints from a browser ("*" for any). */
+        corsOrigin: Type.Union([Type.String(), Type.Array(Type.String())], { default: '*' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    rtmp: Type.Object({ port: Port(1935) }, { default: {}, additionalProperties: false }),
+    rtc: Type.Object(
+      {
+        /** WebRTC media port of worker 0; worker i uses port + i (UDP and TCP). */
+        port: Port(40000),
+        /** Public address to put in ICE candidates (NAT). With it, media binds 0.0.0.0 unless listenIps says otherwise. */
+        announcedIp: Type.Optional(Type.String({ minLength: 1 })),
+        /** Exact addresses to bind; default: every local IPv4 address, each announced as itself. */
+        listenIps: Type.Optional(Type.Array(Type.Object({ ip: Type.String({ minLength: 1 }), announcedIp: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false }), { minItems: 1 })),
+        /** mediasoup workers; 0 = one per CPU core. */
+        workers: Type.Integer({ minimum: 0, maximum: 64, default: 0 }),
+        /** Viewers a worker serves before a stream's new viewers go to another worker through pipeToRouter. */
+        viewersPerWorker: Type.Integer({ minimum: 1, default: 500 }),
+        initialAvailableOutgoingBitrate: Type.Integer({ minimum: 100000, default: 1500000 }),
+        iceConnectTimeoutMs: Type.Integer({ minimum: 1000, default: 30000 }),
+        iceDisconnectTimeoutMs: Type.Integer({ minimum: 1000, default: 5000 }),
+        /** A session that receives nothing (no RTP, no RTCP) this long is closed. */
+        inactivityTimeoutMs: Type.Integer({ minimum: 1000, default: 15000 }),
+        logLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')], { default: 'warn' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        /** If set, WHIP publishers must send `Authorization: Bearer <publishToken>`. */
+        publishToken: Type.Optional(Type.String({ minLength: 1 })),
+        /** If set, WHEP viewers must send `Authorization: Bearer <playToken>`. */
+        playToken: Type.Optional(Type.String({ minLength: 1 })),
+        /** If set, /api/* requires `Authorization: Bearer <adminToken>`; without it /api/* answers loopback only. */
+        adminToken: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** A second publisher on a live name: refuse it (409) or let it take over (the first is disconnected). */
+    publishConflict: Type.Union([Type.Literal('reject'), Type.Literal('takeover')], { default: 'reject' }),
+    iceServers: Type.Array(
+      Type.Object(
+        { urls: Type.Array(Type.String({ pattern: '^(stun|stuns|turn|turns):' }), { minItems: 1 }), username: Type.Optional(Type.String()), credential: Type.Optional(Type.String()) },
+        { additionalProperties: false },
+      ),
+      { default: [] },
+    ),
+    log: Type.Object(
+      { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates a partial config and fills in every default. */
+export function resolveConfig(input: unknown): Config {
+  const value = Value.Default(ConfigSchema, structuredClone(input ?? {}));
+  const errors = Value.Errors(ConfigSchema, value);
+  if (errors.length > 0) {
+    const lines = errors.slice(0, 10).map((e) => `${e.instancePath || '/'}: ${e.message}`);
+    throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return value as Config;
+}
+
+export function loadConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse config file ${path}: ${(error as Error).message}`);
+  }
+}
+
+type Overrides = Record<string, string | undefined>;
+
+/** Settings that can also come from the environment or the command line: [flag, env var, config path, numeric]. */
+const OVERRIDABLE: [string, string, string[], boolean][] = [
+  ['http-port', 'WHIPCAST_HTTP_PORT', ['http', 'port'], true],
+  ['rtmp-port', 'WHIPCAST_RTMP_PORT', ['rtmp', 'port'], true],
+  ['rtc-port', 'WHIPCAST_RTC_PORT', ['rtc', 'port'], true],
+  ['announced-ip', 'WHIPCAST_ANNOUNCED_IP', ['rtc', 'announcedIp'], false],
+  ['workers', 'WHIPCAST_WORKERS', ['rtc', 'workers'], true],
+  ['log-level', 'WHIPCAST_LOG_LEVEL', ['log', 'level'], false],
+  ['publish-token', 'WHIPCAST_PUBLISH_TOKEN', ['auth', 'publishToken'], false],
+  ['admin-token', 'WHIPCAST_ADMIN_TOKEN', ['auth', 'adminToken'], false],
+];
+
+/** Builds the configuration from argv (without node and script) and the environment. */
+export function configFromCommandLine(argv: string[], env: NodeJS.ProcessEnv): Config {
+  const options: Record<string, { type: 'string' }> = { config: { type: 'string' } };
+  for (const [flag] of OVERRIDABLE) options[flag] = { type: 'string' };
+  let flags: Overrides;
+  try {
+    flags = parseArgs({ args: argv, options, strict: true }).values as Overrides;
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const file = flags.config ?? env.WHIPCAST_CONFIG;
+  const config = (file ? loadConfigFile(file) : {}) ?? {};
+  if (typeof config !== 'object' || Array.isArray(config)) throw new ConfigError(`config file ${file ?? ''} must hold an object`);
+  for (const [flag, envName, path, numeric] of OVERRIDABLE) {
+    const raw = flags[flag] ?? env[envName];
+    if (raw === undefined) continue;
+    const value = numeric ? Number(raw) : raw;
+    if (numeric && !Number.isInteger(value)) throw new ConfigError(`--${flag} / ${envName} must be an integer, got "${raw}"`);
+    setPath(config as Record<string, unknown>, path, value);
+  }
+  return resolveConfig(config);
+}
+
+/** Workers to start: the configured number, or one per core. */
+export function workerCount(config: Config): number {
+  return config.rtc.workers > 0 ? config.rtc.workers : Math.max(1, cpus().length);
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1] as string] = value;
+}

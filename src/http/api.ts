@@ -1,0 +1,42 @@
+// Health and the control API. /api/* needs the admin token when one is configured; with none it answers
+// loopback clients only, so the embedded defaults are safe on a public host (CONTRACT.md).
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Sfu } from '../../sfu/index.js';
+import { HttpError } from '../../signaling/index.js';
+import { sameSecret } from '../auth/Authorizer.js';
+import type { StreamRegistry } from '../streams/StreamRegistry.js';
+import { describeStream } from '../streams/describe.js';
+
+export interface ApiOptions {
+  sfu: Sfu;
+  registry: StreamRegistry;
+  adminToken: string | undefined;
+  isReady: () => boolean;
+}
+
+export async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void> {
+  fastify.get('/healthz', async (_request, reply) => {
+    if (!options.isReady()) return reply.code(503).send({ status: 'starting' });
+    return { status: 'ok', workers: options.sfu.workerCount, streams: options.registry.list().length };
+  });
+
+  await fastify.register(async (admin) => {
+    admin.addHook('onRequest', async (request) => requireAdmin(request, options.adminToken));
+    admin.get('/api/streams', async () => ({ streams: await Promise.all(options.registry.list().map(describeStream)) }));
+    admin.get('/api/workers', async () => ({ workers: await options.sfu.workerUsage() }));
+  });
+}
+
+function requireAdmin(request: FastifyRequest, token: string | undefined): void {
+  if (token === undefined) {
+    if (!isLoopback(request.socket.remoteAddress ?? '')) throw new HttpError(403, 'the control API answers loopback clients only until an admin token is configured');
+    return;
+  }
+  const given = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (given === undefined) throw new HttpError(401, 'the control API requires Authorization: Bearer <admin token>');
+  if (!sameSecret(given, token)) throw new HttpError(403, 'invalid admin token');
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}

@@ -1,0 +1,108 @@
+// Composition: the SFU, the stream registry, and the HTTP server with the WHIP/WHEP, API and demo routes.
+// startServer() is what `npm start` runs and what the integration tests start, with real workers.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cors from '@fastify/cors';
+import fastifyStatic from '@fastify/static';
+import { pino, type Logger } from 'pino';
+import { Sfu } from '../sfu/index.js';
+import { SessionStore, signaling } from '../signaling/index.js';
+import { StaticTokenAuthorizer } from './auth/Authorizer.js';
+import { workerCount, type Config } from './config.js';
+import { api } from './http/api.js';
+import { listenAddresses } from './network.js';
+import { StreamRegistry } from './streams/StreamRegistry.js';
+
+export interface WhipcastServer {
+  config: Config;
+  http: FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
+  sfu: Sfu;
+  registry: StreamRegistry;
+  sessions: SessionStore;
+  logger: Logger;
+  /** e.g. http://127.0.0.1:8080 (the port actually bound, when configured as 0). */
+  httpUrl: string;
+  close(): Promise<void>;
+}
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.log.level, base: { service: 'whipcast' } });
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<WhipcastServer> {
+  let ready = false;
+  const listen = listenAddresses(config.rtc);
+  const sfu = await Sfu.create(
+    {
+      workers: workerCount(config),
+      rtcPort: config.rtc.port,
+      listen,
+      logLevel: config.rtc.logLevel,
+      viewersPerWorker: config.rtc.viewersPerWorker,
+      initialAvailableOutgoingBitrate: config.rtc.initialAvailableOutgoingBitrate,
+      timeouts: {
+        iceConnectMs: config.rtc.iceConnectTimeoutMs,
+        iceDisconnectMs: config.rtc.iceDisconnectTimeoutMs,
+        inactivityMs: config.rtc.inactivityTimeoutMs,
+        inactivityCheckMs: Math.min(5000, Math.max(500, Math.floor(config.rtc.inactivityTimeoutMs / 3))),
+      },
+    },
+    logger.child({ component: 'sfu' }),
+  );
+  const sessions = new SessionStore();
+  const registry = new StreamRegistry(sfu, new StaticTokenAuthorizer(config.auth), config.publishConflict, logger.child({ component: 'streams' }));
+
+  const http = Fastify({ loggerInstance: logger, disableRequestLogging: false, forceCloseConnections: true });
+  try {
+    await http.register(cors, {
+      origin: config.http.corsOrigin,
+      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'If-Match'],
+      exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'],
+    });
+    await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
+    await http.register(api, { sfu, registry, adminToken: config.auth.adminToken, isReady: () => ready });
+    await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
+    await http.listen({ host: config.http.host, port: config.http.port });
+  } catch (error) {
+    await http.close();
+    sfu.close();
+    throw error;
+  }
+
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const httpUrl = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+  logger.info(`HTTP (WHIP, WHEP, API, demo) listening on ${config.http.host}:${port}`);
+  logger.info(`WebRTC media listening on UDP+TCP ${listen.map((l) => l.ip).join(', ')} port(s) ${sfu.ports.join(', ')}${config.rtc.announcedIp ? ` announced as ${config.rtc.announcedIp}` : ''}`);
+  ready = true;
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    http,
+    sfu,
+    registry,
+    sessions,
+    logger,
+    httpUrl,
+    close: () =>
+      (closing ??= (async () => {
+        ready = false;
+        registry.closeAll('server shutting down');
+        sessions.closeAll('server shutting down');
+        await http.close();
+        sfu.close();
+      })()),
+  };
+}
+
+function webDemoRoot(): string {
+  // src/ in tests, dist/src/ when built: the demo pages sit at the project root either way.
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'web-demo')) && dirname(dir) !== dir) dir = dirname(dir);
+  return join(dir, 'web-demo');
+}

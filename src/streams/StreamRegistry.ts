@@ -1,0 +1,86 @@
+// The live streams by name (app/stream) and the rules of going live: one publisher per name (409, or takeover
+// if configured), admission through the Authorizer, a Room per live stream, offline when the room closes.
+// It is signaling/'s StreamGate.
+import type { Logger } from 'pino';
+import type { Room, Sfu, WebRtcPublisher } from '../../sfu/index.js';
+import { HttpError, type MediaRequest, type PublishAdmission, type StreamGate } from '../../signaling/index.js';
+import type { Authorizer } from '../auth/Authorizer.js';
+
+export type IngestProtocol = 'whip';
+
+export interface LiveStream {
+  app: string;
+  stream: string;
+  protocol: IngestProtocol;
+  room: Room;
+  startedAt: Date;
+  /** Close the publisher (the room follows). */
+  kick(reason: string): void;
+}
+
+export class StreamRegistry implements StreamGate {
+  private readonly live = new Map<string, LiveStream>();
+  /** Names between admission and the publisher's creation. */
+  private readonly pending = new Map<string, Room>();
+
+  constructor(
+    private readonly sfu: Sfu,
+    private readonly authorizer: Authorizer,
+    private readonly conflict: 'reject' | 'takeover',
+    private readonly logger: Logger,
+  ) {}
+
+  admitPublish(request: MediaRequest): Promise<PublishAdmission> {
+    this.authorizer.authorize('publish', request);
+    const key = `${request.app}/${request.stream}`;
+    const current = this.live.get(key);
+    if (this.pending.has(key) || (current && this.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
+    if (current) {
+      this.logger.info({ stream: key }, 'publisher taken over by a new one');
+      current.kick('taken over by a new publisher');
+    }
+    const room = this.sfu.createRoom(key);
+    this.pending.set(key, room);
+    return Promise.resolve({
+      room,
+      commit: (publisher: WebRtcPublisher) => {
+        this.pending.delete(key);
+        const stream: LiveStream = {
+          app: request.app,
+          stream: request.stream,
+          protocol: 'whip',
+          room,
+          startedAt: new Date(),
+          kick: (reason) => publisher.close(reason),
+        };
+        this.live.set(key, stream);
+        room.once('close', () => {
+          if (this.live.get(key) === stream) this.live.delete(key);
+          this.logger.info({ stream: key }, 'stream offline');
+        });
+        this.logger.info({ stream: key, protocol: 'whip' }, 'stream live');
+      },
+      abort: () => {
+        this.pending.delete(key);
+        room.close();
+      },
+    });
+  }
+
+  admitPlay(request: MediaRequest): Promise<Room> {
+    this.authorizer.authorize('play', request);
+    const key = `${request.app}/${request.stream}`;
+    const stream = this.live.get(key);
+    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
+    return Promise.resolve(stream.room);
+  }
+
+  list(): LiveStream[] {
+    return [...this.live.values()];
+  }
+
+  closeAll(reason: string): void {
+    for (const stream of [...this.live.values()]) stream.kick(reason);
+    for (const room of this.pending.values()) room.close();
+  }
+}

@@ -1,0 +1,26 @@
+// Starts the real server (real mediasoup workers) on free ports for one test file.
+import { resolveConfig, type Config } from '../../src/config.js';
+import { startServer, type WhipcastServer } from '../../src/server.js';
+import { freePortRange } from './ports.js';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<WhipcastServer> {
+  const workers = overrides.rtc?.workers ?? 1;
+  const config = resolveConfig({
+    ...overrides,
+    http: { host: '127.0.0.1', port: 0, ...overrides.http },
+    rtc: { port: await freePortRange(workers), listenIps: [{ ip: '127.0.0.1' }], ...overrides.rtc, workers },
+    log: { level: process.env.WHIPCAST_TEST_LOG ?? 'silent' },
+  });
+  return startServer(config);
+}
+
+/** Polls a condition (state of real objects, not time) until it holds. */
+export async function waitUntil(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

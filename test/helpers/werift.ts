@@ -1,0 +1,178 @@
+// Real WebRTC clients for tests, built on werift (pure TypeScript; moves RTP, no codecs): a WHIP publisher fed
+// by `ffmpeg -f rtp` and a WHEP viewer that records the RTP it receives.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket, type Socket } from 'node:dgram';
+import {
+  MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  useAbsSendTime,
+  useSdesMid,
+  useTransportWideCC,
+  type RtpPacket,
+} from 'werift';
+
+export type VideoCodec = 'H264' | 'VP8';
+
+const videoCodec = (codec: VideoCodec, payloadType?: number): RTCRtpCodecParameters =>
+  codec === 'H264'
+    ? new RTCRtpCodecParameters({
+        mimeType: 'video/H264',
+        clockRate: 90000,
+        payloadType: payloadType ?? 102,
+    rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'transport-cc' }],
+        parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f',
+      })
+    : new RTCRtpCodecParameters({
+        mimeType: 'video/VP8',
+        clockRate: 90000,
+        payloadType: payloadType ?? 96,
+        rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }, { type: 'transport-cc' }],
+      });
+const opus = (payloadType = 111): RTCRtpCodecParameters =>
+  new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType, parameters: 'minptime=10;useinbandfec=1' });
+
+function peer(video: RTCRtpCodecParameters[], audio = opus()): RTCPeerConnection {
+  return new RTCPeerConnection({
+    codecs: { audio: [audio], video },
+    headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()] },
+    iceServers: [],
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+  });
+}
+
+export interface HttpSession {
+  location: string;
+  etag: string | null;
+  link: string | null;
+  answer: string;
+}
+
+/** POSTs an offer and returns the created session, or throws with the server's status and body. */
+export async function postOffer(url: string, offer: string, token?: string): Promise<HttpSession> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: offer,
+  });
+  const body = await response.text();
+  if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${body}`);
+  return { location: new URL(response.headers.get('location') ?? '', url).toString(), etag: response.headers.get('etag'), link: response.headers.get('link'), answer: body };
+}
+
+async function negotiate(pc: RTCPeerConnection, url: string, token?: string): Promise<HttpSession> {
+  await pc.setLocalDescription(await pc.createOffer());
+  if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
+  const session = await postOffer(url, pc.localDescription?.sdp ?? '', token);
+  await pc.setRemoteDescription({ type: 'answer', sdp: session.answer });
+  return session;
+}
+
+export interface Publisher {
+  pc: RTCPeerConnection;
+  session: HttpSession;
+  connected: Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PublishOptions {
+  video?: VideoCodec;
+  audio?: boolean;
+  token?: string;
+  /** Key-frame interval of the ffmpeg encoder, in frames at 30 fps. */
+  gop?: number;
+}
+
+/** Publishes a synthetic test pattern (and a tone) over WHIP: ffmpeg encodes it to RTP, werift sends it on. */
+export async function publish(url: string, options: PublishOptions = {}): Promise<Publisher> {
+  const video = options.video ?? 'H264';
+  const pc = peer([videoCodec(video)]);
+  const videoTrack = new MediaStreamTrack({ kind: 'video' });
+  pc.addTransceiver(videoTrack, { direction: 'sendonly' });
+  const audioTrack = options.audio === false ? undefined : new MediaStreamTrack({ kind: 'audio' });
+  if (audioTrack) pc.addTransceiver(audioTrack, { direction: 'sendonly' });
+
+  const session = await negotiate(pc, url, options.token);
+  const feed = await RtpFeed.start(video, options.gop ?? 30, (kind, packet) => (kind === 'video' ? videoTrack : audioTrack)?.writeRtp(packet), audioTrack !== undefined);
+  const connected = pc.connectionState === 'connected' ? Promise.resolve() : pc.connectionStateChange.watch((s) => s === 'connected').then(() => undefined);
+  return {
+    pc,
+    session,
+    connected,
+    close: async () => {
+      feed.stop();
+      await pc.close();
+    },
+  };
+}
+
+export interface Viewer {
+  pc: RTCPeerConnection;
+  session: HttpSession;
+  packets: { audio: RtpPacket[]; video: RtpPacket[] };
+  connectionState(): string;
+  close(): Promise<void>;
+}
+
+/** Plays a stream over WHEP with recvonly audio and video, recording every RTP packet. */
+export interface ViewOptions {
+  video?: VideoCodec[];
+  token?: string;
+  /** Number codecs differently from the publisher helper (which uses H264 102, VP8 96, opus 111). */
+  payloadTypes?: { H264?: number; VP8?: number; opus?: number };
+}
+
+export async function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
+  const pts = options.payloadTypes ?? {};
+  const pc = peer((options.video ?? ['H264', 'VP8']).map((c) => videoCodec(c, pts[c])), opus(pts.opus));
+  const packets: Viewer['packets'] = { audio: [], video: [] };
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.onTrack.subscribe((track) => {
+    track.onReceiveRtp.subscribe((rtp) => (track.kind === 'audio' ? packets.audio : packets.video).push(rtp.clone()));
+  });
+  const session = await negotiate(pc, url, options.token);
+  return { pc, session, packets, connectionState: () => pc.connectionState, close: () => pc.close() };
+}
+
+/** ffmpeg encoding a test pattern (+ tone) to RTP on loopback; each packet is handed to `sink`. */
+class RtpFeed {
+  private constructor(
+    private readonly ffmpeg: ChildProcess,
+    private readonly sockets: Socket[],
+  ) {}
+
+  static async start(video: VideoCodec, gop: number, sink: (kind: 'audio' | 'video', packet: Buffer) => void, withAudio: boolean): Promise<RtpFeed> {
+    const videoSocket = await bound((packet) => sink('video', packet));
+    const audioSocket = withAudio ? await bound((packet) => sink('audio', packet)) : undefined;
+    const encoder = video === 'H264'
+      ? ['-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-bf', '0', '-pix_fmt', 'yuv420p']
+      : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '500k'];
+    const args = [
+      '-hide_banner', '-loglevel', 'error', '-re',
+      '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30',
+      ...(audioSocket ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
+      '-map', '0:v', ...encoder, '-g', String(gop), '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port(videoSocket)}?pkt_size=1200`,
+      ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`] : []),
+    ];
+    const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    return new RtpFeed(ffmpeg, audioSocket ? [videoSocket, audioSocket] : [videoSocket]);
+  }
+
+  stop(): void {
+    this.ffmpeg.kill('SIGKILL');
+    for (const s of this.sockets) s.close();
+  }
+}
+
+function bound(onPacket: (packet: Buffer) => void): Promise<Socket> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.on('message', onPacket);
+    socket.bind(0, '127.0.0.1', () => resolve(socket));
+  });
+}
+
+function port(socket: Socket): number {
+  return socket.address().port;
+}
