@@ -1,0 +1,55 @@
+// Minimal WHIP/WHEP client for the demo pages (RFC 9725 and WHEP). No trickle: the offer is sent at once
+// (the server is ICE-lite and learns our address from our connectivity checks), which keeps joins fast.
+export class MediaSession {
+  constructor(pc, location) {
+    this.pc = pc;
+    this.location = location;
+  }
+
+  static async start(endpoint, pc, token) {
+    await pc.setLocalDescription(await pc.createOffer());
+    const response = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: pc.localDescription.sdp,
+    });
+    const body = await response.text();
+    if (response.status !== 201) throw new Error(`${response.status}: ${body}`);
+    await pc.setRemoteDescription({ type: 'answer', sdp: body });
+    return new MediaSession(pc, new URL(response.headers.get('location'), endpoint).toString());
+  }
+
+  async stop() {
+    this.pc.close();
+    await fetch(this.location, { method: 'DELETE' }).catch(() => undefined);
+  }
+}
+
+/** Publishes a MediaStream over WHIP, with the chosen video codec first. */
+export async function publish(endpoint, stream, { codec = 'H264', token, simulcast = false } = {}) {
+  const pc = new RTCPeerConnection();
+  for (const track of stream.getTracks()) {
+    const init = { direction: 'sendonly', streams: [stream] };
+    if (track.kind === 'video' && simulcast) {
+      init.sendEncodings = [{ rid: 'q', scaleResolutionDownBy: 4 }, { rid: 'h', scaleResolutionDownBy: 2 }, { rid: 'f' }];
+    }
+    const transceiver = pc.addTransceiver(track, init);
+    if (track.kind === 'video') {
+      const codecs = RTCRtpSender.getCapabilities('video').codecs;
+      const wanted = codecs.filter((c) => c.mimeType.toLowerCase() === `video/${codec.toLowerCase()}` && (codec !== 'H264' || /packetization-mode=1/.test(c.sdpFmtpLine ?? '')));
+      transceiver.setCodecPreferences([...wanted, ...codecs.filter((c) => !wanted.includes(c))]);
+    }
+  }
+  return MediaSession.start(endpoint, pc, token);
+}
+
+/** Plays a stream over WHEP into a <video> element. */
+export async function play(endpoint, video, { token } = {}) {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.ontrack = (event) => {
+    video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
+  };
+  return MediaSession.start(endpoint, pc, token);
+}
