@@ -29,6 +29,7 @@ export interface SignalingOptions {
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
 const NAME = '^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$';
+const ALLOWED_HEADERS = 'Content-Type, Authorization, If-Match';
 
 const streamParams = Type.Object({ app: Type.String({ pattern: NAME }), stream: Type.String({ pattern: NAME }) });
 const sessionParams = Type.Object({ app: Type.String(), stream: Type.String(), session: Type.String() });
@@ -52,8 +53,12 @@ export async function signaling(app: FastifyInstance, options: SignalingOptions)
   fastify.setErrorHandler((error, request, reply) => sendError(error, request, reply, options.maxSdpBytes));
 
   for (const kind of ['whip', 'whep'] as const) {
+    // Answers both CORS preflights and plain OPTIONS (RFC 9725 §4.4: clients may ask for the ICE servers).
     fastify.options(`/${kind}/:app/:stream`, (_request, reply) => {
-      void reply.code(204).header('accept-post', SDP).header('link', links).send();
+      void reply.code(204).header('accept-post', SDP).header('link', links).header('access-control-allow-methods', 'POST, OPTIONS').header('access-control-allow-headers', ALLOWED_HEADERS).send();
+    });
+    fastify.options(`/${kind}/:app/:stream/:session`, (_request, reply) => {
+      void reply.code(204).header('accept-patch', SDPFRAG).header('access-control-allow-methods', 'PATCH, DELETE, OPTIONS').header('access-control-allow-headers', ALLOWED_HEADERS).send();
     });
 
     fastify.patch(`/${kind}/:app/:stream/:session`, { schema: { params: sessionParams }, onRequest: requireContentType(SDPFRAG) }, async (request, reply) => {

@@ -38,6 +38,10 @@ export class SessionStore {
     return session?.kind === kind ? session : undefined;
   }
 
+  list(): Session[] {
+    return [...this.sessions.values()];
+  }
+
   get size(): number {
     return this.sessions.size;
   }

@@ -57,12 +57,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
 
   const http = Fastify({ loggerInstance: logger, disableRequestLogging: false, forceCloseConnections: true });
   try {
-    await http.register(cors, {
-      origin: config.http.corsOrigin,
-      methods: ['GET', 'POST', 'PATCH', 'DELETE', 'OPTIONS'],
-      allowedHeaders: ['Content-Type', 'Authorization', 'If-Match'],
-      exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'],
-    });
+    // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
+    await http.register(cors, { origin: config.http.corsOrigin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
     await http.register(api, { sfu, registry, adminToken: config.auth.adminToken, isReady: () => ready });
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
