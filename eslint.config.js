@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'web-demo/**', 'test/fixtures/*.mjs', 'results/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'web-demo/**', 'test/fixtures/*.mjs', 'test/helpers/*.mjs', 'results/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

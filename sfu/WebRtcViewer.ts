@@ -2,6 +2,7 @@
 // own payload types (the Room serves it from a router numbered like its offer). mediasoup asks the publisher
 // for a key frame as soon as the viewer's transport connects, so the first picture comes within a round trip.
 import type { types as ms } from 'mediasoup';
+import { paramsOf } from './codecs.js';
 import { NoCommonCodecError } from './errors.js';
 import type { Logger } from './logger.js';
 import { writeAnswer, type AnswerSection } from './sdp/answer.js';
@@ -94,7 +95,7 @@ export class WebRtcViewer extends WebRtcPeer {
       for (const { trackIndex, match } of plan.matches) {
         const track = tracks[trackIndex];
         if (!track) throw new Error(`router has no track ${trackIndex}`);
-        const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && c.parameters?.apt === match.payloadType);
+        const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(paramsOf(c).apt) === match.payloadType);
         const consumer = await transport.consume({
           producerId: track.producerId,
           rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),

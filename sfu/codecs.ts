@@ -23,6 +23,13 @@ export const routerMediaCodecs: ms.RtpCodecCapability[] = [
   ),
 ];
 
+/** Codec parameters (a=fmtp), typed: mediasoup declares them `any`. */
+export type CodecParameters = Record<string, string | number>;
+
+export function paramsOf(codec: { parameters?: unknown }): CodecParameters {
+  return (codec.parameters ?? {}) as CodecParameters;
+}
+
 /** Codecs that carry no media of their own (retransmission, redundancy, comfort noise, DTMF). */
 export function isAuxiliaryCodec(mimeType: string): boolean {
   return /\/(rtx|red|ulpfec|flexfec-03|cn|telephone-event)$/i.test(mimeType);
@@ -34,9 +41,9 @@ export function isSupportedMediaCodec(codec: OfferedCodec): boolean {
   return routerMediaCodecs.some((cap) => {
     if (cap.mimeType.toLowerCase() !== mime || cap.clockRate !== codec.clockRate) return false;
     if (mime === 'audio/opus') return codec.channels === 2;
-    if (mime === 'video/vp9') return String(codec.parameters['profile-id'] ?? 0) === String(cap.parameters?.['profile-id']);
+    if (mime === 'video/vp9') return String(codec.parameters['profile-id'] ?? 0) === String(paramsOf(cap)['profile-id']);
     if (mime === 'video/h264') {
-      return String(codec.parameters['packetization-mode'] ?? 0) === '1' && h264.isSameProfile(codec.parameters, cap.parameters ?? {});
+      return String(codec.parameters['packetization-mode'] ?? 0) === '1' && h264.isSameProfile(codec.parameters, paramsOf(cap));
     }
     return true;
   });
@@ -57,6 +64,6 @@ export function streamRouterCodecs(codecs: { kind: ms.MediaKind; codec: ms.RtpCo
     clockRate: codec.clockRate,
     ...(codec.channels === undefined ? {} : { channels: codec.channels }),
     preferredPayloadType: payloadType,
-    parameters: { ...codec.parameters },
+    parameters: { ...paramsOf(codec) },
   }));
 }

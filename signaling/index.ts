@@ -42,7 +42,7 @@ const layerBody = Type.Object({
   temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
 });
 
-export async function signaling(app: FastifyInstance, options: SignalingOptions): Promise<void> {
+export function signaling(app: FastifyInstance, options: SignalingOptions, done: (error?: Error) => void): void {
   const fastify = app.withTypeProvider<TypeBoxTypeProvider>();
   const { gate, sessions } = options;
   const links = iceServerLinks(options.iceServers);
@@ -65,7 +65,7 @@ export async function signaling(app: FastifyInstance, options: SignalingOptions)
       const session = findSession(sessions, kind, request.params.session);
       const ifMatch = request.headers['if-match'];
       if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session.etag) throw new HttpError(412, 'If-Match does not match the session ETag');
-      const fragment = parseSdpFragment(String(request.body ?? ''));
+      const fragment = parseSdpFragment(typeof request.body === 'string' ? request.body : '');
       // mediasoup is ICE-lite: it learns the client's candidates from its connectivity checks, so trickled
       // candidates need no action. New credentials mean the client restarts ICE.
       if (fragment.iceUfrag === undefined || fragment.iceUfrag === session.remoteUfrag) return reply.code(204).send();
@@ -122,12 +122,14 @@ export async function signaling(app: FastifyInstance, options: SignalingOptions)
     await session.peer.setPreferredLayers({ spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) });
     return reply.code(204).send();
   });
+  done();
 }
 
+// Checked before the body is parsed, so a wrong type is a 415 whatever the body holds.
 function requireContentType(expected: string) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (type !== expected) throw new HttpError(415, `unsupported content type: expected ${expected}`);
+    done(type === expected ? undefined : new HttpError(415, `unsupported content type: expected ${expected}`));
   };
 }
 
@@ -140,7 +142,7 @@ function mediaRequest(request: FastifyRequest, params: { app: string; stream: st
   const auth = request.headers.authorization;
   const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
   const query: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) if (value !== undefined) query[key] = String(value);
+  for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) if (typeof value === 'string' || typeof value === 'number') query[key] = String(value);
   return {
     app: params.app,
     stream: params.stream,

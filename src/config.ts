@@ -123,7 +123,7 @@ export function configFromCommandLine(argv: string[], env: NodeJS.ProcessEnv): C
   for (const [flag] of OVERRIDABLE) options[flag] = { type: 'string' };
   let flags: Overrides;
   try {
-    flags = parseArgs({ args: argv, options, strict: true }).values as Overrides;
+    flags = parseArgs({ args: argv, options, strict: true }).values;
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
@@ -152,5 +152,5 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     if (typeof next !== 'object' || next === null) node[key] = {};
     node = node[key] as Record<string, unknown>;
   }
-  node[path[path.length - 1] as string] = value;
+  node[path[path.length - 1] ?? ''] = value;
 }

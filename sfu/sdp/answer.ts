@@ -3,6 +3,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import type { types as ms } from 'mediasoup';
+import { paramsOf } from '../codecs.js';
 import type { OfferedMedia, ParsedOffer } from './offer.js';
 
 export interface LocalIce {
@@ -96,7 +97,7 @@ function accepted(m: OfferedMedia, section: ReceiveSection | SendSection, local:
       ...(c.channels !== undefined && c.channels > 1 ? { encoding: c.channels } : {}),
     })),
     fmtp: codecs
-      .map((c) => ({ payload: c.payloadType, config: formatParams(section.direction === 'sendonly' ? (offeredFmtp.get(c.payloadType) ?? c.parameters) : c.parameters) }))
+      .map((c) => ({ payload: c.payloadType, config: formatParams(section.direction === 'sendonly' ? (offeredFmtp.get(c.payloadType) ?? paramsOf(c)) : paramsOf(c)) }))
       .filter((f) => f.config.length > 0),
     rtcpFb: codecs.flatMap((c) =>
       (c.rtcpFeedback ?? []).map((fb) => ({ payload: c.payloadType, type: fb.type, ...(fb.parameter ? { subtype: fb.parameter } : {}) })),

@@ -1,6 +1,6 @@
 // Translation between offered m= sections and mediasoup RTP parameters/capabilities.
 import type { types as ms } from 'mediasoup';
-import { describeCodec, isAuxiliaryCodec, isSupportedMediaCodec } from '../codecs.js';
+import { describeCodec, isAuxiliaryCodec, isSupportedMediaCodec, paramsOf } from '../codecs.js';
 import { NoCommonCodecError } from '../errors.js';
 import type { MediaKind, OfferedCodec, OfferedHeaderExtension, OfferedMedia } from './offer.js';
 
@@ -71,11 +71,11 @@ export function matchViewerCodec(m: OfferedMedia & { kind: MediaKind }, streamCo
   const candidates = m.codecs.filter((c) => {
     if (c.mimeType.toLowerCase() !== mime || c.clockRate !== streamCodec.clockRate) return false;
     if (m.kind === 'audio') return (c.channels ?? 1) === (streamCodec.channels ?? 1);
-    if (mime === 'video/vp9') return String(c.parameters['profile-id'] ?? 0) === String(streamCodec.parameters?.['profile-id'] ?? 0);
+    if (mime === 'video/vp9') return String(c.parameters['profile-id'] ?? 0) === String(paramsOf(streamCodec)['profile-id'] ?? 0);
     if (mime === 'video/h264') return String(c.parameters['packetization-mode'] ?? 0) === '1';
     return true;
   });
-  const streamProfile = String(streamCodec.parameters?.['profile-level-id'] ?? '').slice(0, 4).toLowerCase();
+  const streamProfile = String(paramsOf(streamCodec)['profile-level-id'] ?? '').slice(0, 4).toLowerCase();
   const codec = candidates.find((c) => String(c.parameters['profile-level-id'] ?? '').slice(0, 4).toLowerCase() === streamProfile) ?? candidates[0];
   if (!codec) return undefined;
   const rtx = m.codecs.find((c) => /\/rtx$/i.test(c.mimeType) && Number(c.parameters.apt) === codec.payloadType);
@@ -86,7 +86,7 @@ export function matchViewerCodec(m: OfferedMedia & { kind: MediaKind }, streamCo
     rtxPayloadType: rtx?.payloadType,
     capabilities: (routerRtxPayloadType) => ({
       codecs: [
-        { kind, mimeType: streamCodec.mimeType, clockRate: streamCodec.clockRate, ...(streamCodec.channels === undefined ? {} : { channels: streamCodec.channels }), preferredPayloadType: codec.payloadType, parameters: { ...streamCodec.parameters }, rtcpFeedback: codec.rtcpFeedback.map((f) => ({ ...f })) },
+        { kind, mimeType: streamCodec.mimeType, clockRate: streamCodec.clockRate, ...(streamCodec.channels === undefined ? {} : { channels: streamCodec.channels }), preferredPayloadType: codec.payloadType, parameters: { ...paramsOf(streamCodec) }, rtcpFeedback: codec.rtcpFeedback.map((f) => ({ ...f })) },
         // RTX only when the router numbers it as the viewer does; otherwise retransmissions use the media SSRC.
         ...(rtx && rtx.payloadType === routerRtxPayloadType ? [{ kind, mimeType: rtx.mimeType, clockRate: rtx.clockRate, preferredPayloadType: rtx.payloadType, parameters: { apt: codec.payloadType }, rtcpFeedback: [] }] : []),
       ],

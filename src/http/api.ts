@@ -15,26 +15,26 @@ export interface ApiOptions {
 }
 
 export async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void> {
-  fastify.get('/healthz', async (_request, reply) => {
+  fastify.get('/healthz', (_request, reply) => {
     if (!options.isReady()) return reply.code(503).send({ status: 'starting' });
-    return { status: 'ok', workers: options.sfu.workerCount, streams: options.registry.list().length };
+    return reply.send({ status: 'ok', workers: options.sfu.workerCount, streams: options.registry.list().length });
   });
 
-  await fastify.register(async (admin) => {
-    admin.addHook('onRequest', async (request) => requireAdmin(request, options.adminToken));
+  await fastify.register((admin, _options, done) => {
+    admin.addHook('onRequest', (request, _reply, next) => next(adminRefusal(request, options.adminToken)));
     admin.get('/api/streams', async () => ({ streams: await Promise.all(options.registry.list().map(describeStream)) }));
     admin.get('/api/workers', async () => ({ workers: await options.sfu.workerUsage() }));
+    done();
   });
 }
 
-function requireAdmin(request: FastifyRequest, token: string | undefined): void {
+function adminRefusal(request: FastifyRequest, token: string | undefined): HttpError | undefined {
   if (token === undefined) {
-    if (!isLoopback(request.socket.remoteAddress ?? '')) throw new HttpError(403, 'the control API answers loopback clients only until an admin token is configured');
-    return;
+    return isLoopback(request.socket.remoteAddress ?? '') ? undefined : new HttpError(403, 'the control API answers loopback clients only until an admin token is configured');
   }
   const given = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  if (given === undefined) throw new HttpError(401, 'the control API requires Authorization: Bearer <admin token>');
-  if (!sameSecret(given, token)) throw new HttpError(403, 'invalid admin token');
+  if (given === undefined) return new HttpError(401, 'the control API requires Authorization: Bearer <admin token>');
+  return sameSecret(given, token) ? undefined : new HttpError(403, 'invalid admin token');
 }
 
 function isLoopback(address: string): boolean {

@@ -1,4 +1,5 @@
 // A live stream as GET /api/streams shows it: tracks with codec and current bitrate, viewers and where they are served.
+import { paramsOf } from '../../sfu/codecs.js';
 import type { LiveStream } from './StreamRegistry.js';
 
 export interface TrackInfo {
@@ -31,7 +32,7 @@ export async function describeStream(live: LiveStream): Promise<StreamInfo> {
       return {
         kind: producer.kind,
         codec: codec?.mimeType ?? 'unknown',
-        parameters: Object.entries(codec?.parameters ?? {}).map(([k, v]) => `${k}=${String(v)}`).join(';'),
+        parameters: Object.entries(codec ? paramsOf(codec) : {}).map(([k, v]) => `${k}=${String(v)}`).join(';'),
         bitrateBps: stats.reduce((sum, s) => sum + (s.bitrate ?? 0), 0),
         simulcastLayers: producer.rtpParameters.encodings?.length ?? 1,
       };
