@@ -6,7 +6,7 @@ import * as sdpTransform from 'sdp-transform';
 import type { WhipcastServer } from '../../src/server.js';
 import { SDP_FIXTURES } from '../fixtures/sdp.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
-import { publish, view } from '../helpers/werift.js';
+import { publish } from '../helpers/werift.js';
 
 let server: WhipcastServer;
 beforeAll(async () => {
