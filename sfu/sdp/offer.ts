@@ -69,8 +69,10 @@ export function parseOffer(text: string): ParsedOffer {
   if (media.length === 0) throw new SdpError('SDP offer has no m= section');
 
   const first = media[0];
-  const iceUfrag = first?.iceUfrag ?? session.iceUfrag;
-  const icePwd = first?.icePwd ?? session.icePwd;
+  // String(): sdp-transform turns any all-digit value into a number (a Firefox ufrag is 8 hex digits, sometimes all
+  // decimal); String() gives back the exact text, since only canonical decimals are converted.
+  const iceUfrag = optionalString(first?.iceUfrag ?? session.iceUfrag);
+  const icePwd = optionalString(first?.icePwd ?? session.icePwd);
   if (!iceUfrag || !icePwd) throw new SdpError('SDP offer has no a=ice-ufrag/a=ice-pwd');
   const fingerprint = first?.fingerprint ?? session.fingerprint;
   if (!fingerprint) throw new SdpError('SDP offer has no a=fingerprint (DTLS is required)');
@@ -105,7 +107,14 @@ function parseMedia(m: MediaDescription, index: number): OfferedMedia {
   const direction = m.direction ?? 'sendrecv';
 
   const fmtp = new Map<number, Record<string, string | number>>();
-  for (const f of m.fmtp ?? []) fmtp.set(f.payload, sdpTransform.parseParams(f.config) as Record<string, string | number>);
+  for (const f of m.fmtp ?? []) {
+    const params = sdpTransform.parseParams(f.config) as Record<string, string | number>;
+    // profile-level-id is hex: an all-digit one ("640028", High 4.0 as FFmpeg writes it) must not become a number,
+    // which h264-profile-level-id (ours and mediasoup's) rejects as no profile at all.
+    const profileLevelId = params['profile-level-id'];
+    if (typeof profileLevelId === 'number') params['profile-level-id'] = String(profileLevelId);
+    fmtp.set(f.payload, params);
+  }
   const feedback = new Map<number, { type: string; parameter: string }[]>();
   for (const fb of m.rtcpFb ?? []) {
     const key = `${fb.type}${fb.subtype ? ` ${fb.subtype}` : ''}`;
@@ -118,7 +127,10 @@ function parseMedia(m: MediaDescription, index: number): OfferedMedia {
     }
   }
 
-  const codecs: OfferedCodec[] = (m.rtp ?? []).map((r) => {
+  // The m= line's format list is the offerer's preference order (RFC 3264 §5.1) and says which formats are offered;
+  // the a=rtpmap lines may come in another order and may describe formats the m= line does not list.
+  const formats = String(m.payloads ?? '').split(' ').map(Number);
+  const codecs: OfferedCodec[] = (m.rtp ?? []).filter((r) => formats.includes(r.payload)).sort((a, b) => formats.indexOf(a.payload) - formats.indexOf(b.payload)).map((r) => {
     const codec: OfferedCodec = {
       payloadType: r.payload,
       mimeType: `${m.type}/${r.codec}`,
@@ -156,7 +168,7 @@ function parseSsrcs(m: MediaDescription): OfferedSsrcs {
   const rtx = new Map<number, number>();
   let sim: number[] | undefined;
   for (const group of m.ssrcGroups ?? []) {
-    const ids = group.ssrcs.split(/\s+/).map(Number);
+    const ids = String(group.ssrcs).split(/\s+/).map(Number); // a one-SSRC group is parsed as a number
     if (group.semantics === 'FID' && ids.length === 2) rtx.set(ids[0] as number, ids[1] as number);
     if (group.semantics === 'SIM') sim = ids;
   }
@@ -170,11 +182,16 @@ function parseRids(m: MediaDescription): string[] {
   if (sendRids.length === 0) return [];
   // RFC 8853 form "a=simulcast:send q;h;f" and the draft-03 form some older clients use ("send rid=q;h;f").
   // Alternatives ("q,x") keep their first choice; a "~" (paused) prefix is dropped.
-  const list = m.simulcast?.dir1 === 'send' ? m.simulcast.list1 : m.simulcast_03?.value.replace(/^send\s+rid=/, '');
+  // String(): a single all-digit rid ("a=simulcast:send 1") is parsed as a number. Draft-03 may add " paused=...".
+  const list = m.simulcast?.dir1 === 'send' ? String(m.simulcast.list1) : /(?:^|\s)send\s+rid=(\S+)/.exec(m.simulcast_03?.value ?? '')?.[1];
   if (!list) return sendRids;
   const ordered = list
     .split(';')
     .map((alt) => (alt.split(',')[0] ?? '').replace(/^~/, '').trim())
     .filter((rid) => sendRids.includes(rid));
   return ordered.length > 0 ? ordered : sendRids;
+}
+
+function optionalString(value: string | number | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }
