@@ -102,7 +102,12 @@ function accepted(m: OfferedMedia, section: ReceiveSection | SendSection, local:
     rtcpFb: codecs.flatMap((c) =>
       (c.rtcpFeedback ?? []).map((fb) => ({ payload: c.payloadType, type: fb.type, ...(fb.parameter ? { subtype: fb.parameter } : {}) })),
     ),
-    ext: section.rtpParameters.headerExtensions?.map((e) => ({ value: e.id, uri: e.uri })) ?? [],
+    // RFC 8285: an extension the offerer only sends is one we only receive (and the reverse).
+    ext: section.rtpParameters.headerExtensions?.map((e) => {
+      const offered = m.headerExtensions.find((o) => o.id === e.id)?.direction;
+      const direction = offered === 'sendonly' ? 'recvonly' : offered === 'recvonly' ? 'sendonly' : undefined;
+      return { value: e.id, uri: e.uri, ...(direction ? { direction } : {}) };
+    }) ?? [],
   };
 
   if (section.direction === 'recvonly' && section.rids.length > 0) {

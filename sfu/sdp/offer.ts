@@ -18,6 +18,8 @@ export interface OfferedCodec {
 export interface OfferedHeaderExtension {
   uri: string;
   id: number;
+  /** The offerer's direction for this extension, if it gave one (e.g. Firefox's "/sendonly" rid extensions). */
+  direction?: string;
 }
 
 export interface OfferedSsrcs {
@@ -150,7 +152,7 @@ function parseMedia(m: MediaDescription, index: number): OfferedMedia {
     protocol: m.protocol,
     direction,
     codecs,
-    headerExtensions: (m.ext ?? []).map((e) => ({ uri: e.uri, id: e.value })),
+    headerExtensions: (m.ext ?? []).map((e) => ({ uri: e.uri, id: e.value, ...(e.direction ? { direction: e.direction } : {}) })),
     ssrcs: parseSsrcs(m),
     rids: parseRids(m),
     firstPayload: String(m.payloads ?? '').split(' ')[0] ?? '0',

@@ -45,6 +45,9 @@ export function producerParametersFromOffer(
       },
     });
   }
+  if (accepted.length === 0 && !media.some((m) => isMediaSection(m) && (m.direction === 'sendonly' || m.direction === 'sendrecv'))) {
+    throw new NoCommonCodecError('the offer sends no audio or video: a WHIP offer must be sendonly (or sendrecv)', offeredLabels(media));
+  }
   if (accepted.length === 0) {
     throw new NoCommonCodecError(`no supported codec offered (offered: ${offeredLabels(media).join(', ') || 'nothing'}; supported: opus, VP8, VP9, H264 packetization-mode=1)`, offeredLabels(media));
   }
