@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import { parseOffer } from './sdp/offer.js';
 import { producerParametersFromOffer } from './sdp/rtpParameters.js';
 import type { PeerTimeouts } from './WebRtcPeer.js';
+import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
 import { planViewer, WebRtcViewer, type TrackSource, type ViewerOptions, type ViewerPlan } from './WebRtcViewer.js';
 import type { WorkerPool, WorkerSlot } from './WorkerPool.js';
@@ -35,7 +36,7 @@ interface RoomRouter {
 export type RoomEvents = { close: []; viewer: [WebRtcViewer] };
 
 export class Room extends EventEmitter<RoomEvents> {
-  private publisher: WebRtcPublisher | undefined;
+  private publisher: WebRtcPublisher | PlainPublisher | undefined;
   private origin: (RoomRouter & { payloadKey: string }) | undefined;
   private readonly routers = new Map<string, RoomRouter>();
   private readonly viewers = new Set<WebRtcViewer>();
@@ -74,30 +75,57 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Takes a WHIP offer; the room lives as long as this publisher. */
   async publishWebRtc(sessionId: string, offerSdp: string): Promise<{ publisher: WebRtcPublisher; answer: string }> {
-    if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
-    if (this.publisher) throw new Error(`room ${this.id} already has a publisher`);
     const offer = parseOffer(offerSdp);
     const accepted = producerParametersFromOffer(offer.media, mediasoup.getSupportedRtpCapabilities());
+    const codecs = accepted.map((a) => ({ kind: a.kind, codec: a.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
+    return this.adoptPublisher(codecs, logger, async (router, slot) => {
+      const result = await WebRtcPublisher.create(sessionId, router, slot, offer, accepted, this.options.timeouts, logger);
+      return { publisher: result.publisher, result };
+    });
+  }
+
+  /** Takes plain RTP from a local sender (the RTMP bridge's FFmpeg); the room lives as long as this publisher. */
+  async publishPlain(sessionId: string, specs: PlainTrackSpec[]): Promise<PlainPublisher> {
+    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
+    return this.adoptPublisher(specs, logger, async (router, slot) => {
+      const publisher = await PlainPublisher.create(sessionId, router, slot, specs, logger);
+      return { publisher, result: publisher };
+    });
+  }
+
+  /** Creates the origin router for these codecs (numbered as the publisher numbers them) and the publisher on it. */
+  private async adoptPublisher<T>(
+    codecs: { kind: ms.MediaKind; codec: ms.RtpCodecParameters }[],
+    logger: Logger,
+    create: (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: WebRtcPublisher | PlainPublisher; result: T }>,
+  ): Promise<T> {
+    if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
+    if (this.publisher) throw new Error(`room ${this.id} already has a publisher`);
     const slot = this.pool.leastLoaded();
     if (!slot) throw new Error('no mediasoup worker available');
-    const codecs = accepted.map((a) => ({ kind: a.kind, codec: a.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
     const router = await slot.worker.createRouter({ mediaCodecs: streamRouterCodecs(codecs.map((c) => ({ ...c, payloadType: c.codec.payloadType }))), appData: { room: this.id } });
     router.on('workerclose', () => this.close());
-    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
-    let result: Awaited<ReturnType<typeof WebRtcPublisher.create>>;
+    let created: Awaited<ReturnType<typeof create>>;
     try {
-      result = await WebRtcPublisher.create(sessionId, router, slot, offer, accepted, this.options.timeouts, logger);
+      created = await create(router, slot);
     } catch (error) {
       router.close();
       throw error;
     }
-    const tracks = result.publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
-    this.publisher = result.publisher;
+    const { publisher } = created;
+    if (this.closed) {
+      publisher.close('stream ended');
+      router.close();
+      throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
+    }
+    const tracks = publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    this.publisher = publisher;
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
     this.routers.set(`${slot.index}/${this.origin.payloadKey}`, this.origin);
-    result.publisher.once('close', () => this.close());
+    publisher.once('close', () => this.close());
     logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`) }, 'publisher created');
-    return result;
+    return created.result;
   }
 
   /** Takes a WHEP offer; the viewer is placed on a worker with room in its budget. */

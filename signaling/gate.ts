@@ -1,7 +1,7 @@
 // What signaling/ needs from the rest of the server, and nothing more: whether a publish or a play is
 // admitted and which Room it goes to. src/ implements it (auth, stream registry, lifecycle); refusals are
 // HttpErrors thrown from these calls.
-import type { Room, WebRtcPublisher } from '../sfu/index.js';
+import type { Room } from '../sfu/index.js';
 
 export interface MediaRequest {
   app: string;
@@ -17,8 +17,8 @@ export interface MediaRequest {
 
 export interface PublishAdmission {
   room: Room;
-  /** The publisher exists and its answer is about to be sent: the stream is live. */
-  commit(publisher: WebRtcPublisher): void;
+  /** The publisher exists (its answer is about to be sent): the stream is live until the publisher closes. */
+  commit(publisher: { close(reason: string): void }): void;
   /** Creating the publisher failed: release the name and the room. */
   abort(): void;
 }

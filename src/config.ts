@@ -8,6 +8,7 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
+const LatencyMode = Type.Union([Type.Literal('sub-second'), Type.Literal('half-second')], { default: 'sub-second' });
 
 export const ConfigSchema = Type.Object(
   {
@@ -22,7 +23,11 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    rtmp: Type.Object({ port: Port(1935) }, { default: {}, additionalProperties: false }),
+    rtmp: Type.Object({ host: Type.String({ default: '0.0.0.0' }), port: Port(1935) }, { default: {}, additionalProperties: false }),
+    /** Latency mode of the default domain: "half-second" domains are WebRTC only (no RTMP ingest). */
+    latencyMode: LatencyMode,
+    /** Per-host settings (the request's Host / RTMP tcUrl host); other hosts use the default domain. */
+    domains: Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), latencyMode: LatencyMode }, { additionalProperties: false }), { default: [] }),
     rtc: Type.Object(
       {
         /** WebRTC media port of worker 0; worker i uses port + i (UDP and TCP). */

@@ -13,7 +13,9 @@ import { SessionStore, signaling } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
 import { workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
+import { metrics } from './http/metrics.js';
 import { listenAddresses } from './network.js';
+import { RtmpIngest } from './rtmp/RtmpIngest.js';
 import { StreamRegistry } from './streams/StreamRegistry.js';
 
 export interface WhipcastServer {
@@ -22,6 +24,9 @@ export interface WhipcastServer {
   sfu: Sfu;
   registry: StreamRegistry;
   sessions: SessionStore;
+  rtmp: RtmpIngest;
+  /** The RTMP port actually bound. */
+  rtmpPort: number;
   logger: Logger;
   /** e.g. http://127.0.0.1:8080 (the port actually bound, when configured as 0). */
   httpUrl: string;
@@ -55,15 +60,20 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const sessions = new SessionStore();
   const registry = new StreamRegistry(sfu, new StaticTokenAuthorizer(config.auth), config.publishConflict, logger.child({ component: 'streams' }));
 
-  const http = Fastify({ loggerInstance: logger, disableRequestLogging: false, forceCloseConnections: true });
+  const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
+  const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });
+  let rtmpPort: number;
   try {
     // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
     await http.register(cors, { origin: config.http.corsOrigin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
     await http.register(api, { sfu, registry, adminToken: config.auth.adminToken, isReady: () => ready });
+    await http.register(metrics, { streams: registry });
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
+    rtmpPort = await rtmp.listen();
   } catch (error) {
+    await rtmp.close();
     await http.close();
     sfu.close();
     throw error;
@@ -73,6 +83,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const httpUrl = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
   logger.info(`HTTP (WHIP, WHEP, API, demo) listening on ${config.http.host}:${port}`);
+  logger.info(`RTMP ingest listening on ${config.rtmp.host}:${rtmpPort}`);
   logger.info(`WebRTC media listening on UDP+TCP ${listen.map((l) => l.ip).join(', ')} port(s) ${sfu.ports.join(', ')}${config.rtc.announcedIp ? ` announced as ${config.rtc.announcedIp}` : ''}`);
   ready = true;
 
@@ -83,11 +94,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     sfu,
     registry,
     sessions,
+    rtmp,
+    rtmpPort,
     logger,
     httpUrl,
     close: () =>
       (closing ??= (async () => {
         ready = false;
+        await rtmp.close();
         registry.closeAll('server shutting down');
         sessions.closeAll('server shutting down');
         await http.close();

@@ -2,16 +2,30 @@
 // if configured), admission through the Authorizer, a Room per live stream, offline when the room closes.
 // It is signaling/'s StreamGate.
 import type { Logger } from 'pino';
-import type { Room, Sfu, WebRtcPublisher } from '../../sfu/index.js';
+import type { Room, Sfu } from '../../sfu/index.js';
 import { HttpError, type MediaRequest, type PublishAdmission, type StreamGate } from '../../signaling/index.js';
 import type { Authorizer } from '../auth/Authorizer.js';
 
-export type IngestProtocol = 'whip';
+export type IngestProtocol = 'whip' | 'rtmp';
 
-export interface LiveStream {
+/** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
+export type TranscodePath = 'none' | 'audio' | 'video' | 'video+audio';
+
+export interface PublishDetails {
+  protocol: IngestProtocol;
+  transcode: TranscodePath;
+  /** The ingest URL's query (e.g. auth_key, record_config), for the features that read it. */
+  query: Record<string, string>;
+}
+
+/** An admission whose commit also says how the stream came in. */
+export interface RegistryAdmission extends PublishAdmission {
+  commit(publisher: { close(reason: string): void }, details?: PublishDetails): void;
+}
+
+export interface LiveStream extends PublishDetails {
   app: string;
   stream: string;
-  protocol: IngestProtocol;
   room: Room;
   startedAt: Date;
   /** Close the publisher (the room follows). */
@@ -30,7 +44,7 @@ export class StreamRegistry implements StreamGate {
     private readonly logger: Logger,
   ) {}
 
-  admitPublish(request: MediaRequest): Promise<PublishAdmission> {
+  admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
     this.authorizer.authorize('publish', request);
     const key = `${request.app}/${request.stream}`;
     const current = this.live.get(key);
@@ -43,12 +57,14 @@ export class StreamRegistry implements StreamGate {
     this.pending.set(key, room);
     return Promise.resolve({
       room,
-      commit: (publisher: WebRtcPublisher) => {
+      commit: (publisher, details) => {
         this.pending.delete(key);
         const stream: LiveStream = {
           app: request.app,
           stream: request.stream,
-          protocol: 'whip',
+          protocol: details?.protocol ?? 'whip',
+          transcode: details?.transcode ?? 'none',
+          query: details?.query ?? request.query,
           room,
           startedAt: new Date(),
           kick: (reason) => publisher.close(reason),
@@ -58,7 +74,7 @@ export class StreamRegistry implements StreamGate {
           if (this.live.get(key) === stream) this.live.delete(key);
           this.logger.info({ stream: key }, 'stream offline');
         });
-        this.logger.info({ stream: key, protocol: 'whip' }, 'stream live');
+        this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
       },
       abort: () => {
         this.pending.delete(key);

@@ -1,6 +1,6 @@
 // A live stream as GET /api/streams shows it: tracks with codec and current bitrate, viewers and where they are served.
 import { paramsOf } from '../../sfu/codecs.js';
-import type { LiveStream } from './StreamRegistry.js';
+import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
 export interface TrackInfo {
   kind: string;
@@ -20,8 +20,8 @@ export interface StreamInfo {
   viewers: number;
   viewersByWorker: Record<number, number>;
   tracks: TrackInfo[];
-  /** What the server transcodes for WebRTC viewers (nothing, for WHIP). */
-  transcode: 'none';
+  /** What the server transcodes for WebRTC viewers (always "none" for WHIP). */
+  transcode: TranscodePath;
 }
 
 export async function describeStream(live: LiveStream): Promise<StreamInfo> {
@@ -47,6 +47,6 @@ export async function describeStream(live: LiveStream): Promise<StreamInfo> {
     viewers: live.room.viewerCount,
     viewersByWorker: live.room.viewersByWorker(),
     tracks,
-    transcode: 'none',
+    transcode: live.transcode,
   };
 }

@@ -10,6 +10,7 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
   const config = resolveConfig({
     ...overrides,
     http: { host: '127.0.0.1', port: 0, ...overrides.http },
+    rtmp: { host: '127.0.0.1', port: 0, ...overrides.rtmp },
     rtc: { port: await freePortRange(workers), listenIps: [{ ip: '127.0.0.1' }], ...overrides.rtc, workers },
     log: { level: process.env.WHIPCAST_TEST_LOG ?? 'silent' },
   });

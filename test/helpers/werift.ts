@@ -135,6 +135,12 @@ export async function view(url: string, options: ViewOptions = {}): Promise<View
   return { pc, session, packets, connectionState: () => pc.connectionState, close: () => pc.close() };
 }
 
+// Feeds must not outlive the test process, even when a test fails before closing its publisher.
+const runningFeeds = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const ffmpeg of runningFeeds) ffmpeg.kill('SIGKILL');
+});
+
 /** ffmpeg encoding a test pattern (+ tone) to RTP on loopback; each packet is handed to `sink`. */
 class RtpFeed {
   private constructor(
@@ -156,6 +162,8 @@ class RtpFeed {
       ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`] : []),
     ];
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
+    runningFeeds.add(ffmpeg);
+    ffmpeg.once('exit', () => runningFeeds.delete(ffmpeg));
     return new RtpFeed(ffmpeg, audioSocket ? [videoSocket, audioSocket] : [videoSocket]);
   }
 

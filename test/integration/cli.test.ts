@@ -21,11 +21,12 @@ function run(args: string[], env: Record<string, string> = {}) {
 }
 
 it('starts from flags and environment, serves, and exits 0 on SIGTERM with every session ended', async () => {
-  const [httpPort, rtcPort] = [await freePortRange(1), await freePortRange(1)];
-  const { child, output } = run(['--http-port', String(httpPort), '--rtc-port', String(rtcPort), '--workers', '1'], { WHIPCAST_LOG_LEVEL: 'info' });
+  const [httpPort, rtcPort, rtmpPort] = [await freePortRange(1), await freePortRange(1), await freePortRange(1)];
+  const { child, output } = run(['--http-port', String(httpPort), '--rtc-port', String(rtcPort), '--workers', '1'], { WHIPCAST_LOG_LEVEL: 'info', WHIPCAST_RTMP_PORT: String(rtmpPort) });
   const base = `http://127.0.0.1:${httpPort}`;
   await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 'healthz 200');
   expect(output.text).toContain(`HTTP (WHIP, WHEP, API, demo) listening on 0.0.0.0:${httpPort}`);
+  expect(output.text).toContain(`RTMP ingest listening on 0.0.0.0:${rtmpPort}`);
   expect(output.text).toMatch(new RegExp(`WebRTC media listening on UDP\\+TCP .*port\\(s\\) ${rtcPort}`));
 
   const publisher = await publish(`${base}/whip/live/cli`, { audio: false });

@@ -1,0 +1,273 @@
+// RTMP ingest (rtmp://host:1935/{app}/{stream}[?query]): node-media-server's RTMP protocol engine per connection,
+// admission through the same StreamRegistry as WHIP (auth, 409, names), then, once the first key frame shows what
+// the stream needs, a PlainTransport publisher in the SFU fed by an FFmpeg bridge. The encoder leaving ends it all.
+import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { randomInt, randomUUID } from 'node:crypto';
+import type AVPacket from 'node-media-server/src/core/avpacket.js';
+import nmsLogger from 'node-media-server/src/core/logger.js';
+import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js';
+import type { Logger } from 'pino';
+import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
+import { HttpError } from '../../signaling/index.js';
+import type { Config } from '../config.js';
+import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
+import { FfmpegBridge, warmUpFfmpeg, type RtpTarget } from './FfmpegBridge.js';
+import { freeUdpPortPair } from './ports.js';
+import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './streamAnalysis.js';
+
+nmsLogger.level = 'error';
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$/;
+const VIDEO_PT = 102;
+const AUDIO_PT = 111;
+/** Tags kept while the stream is analysed (a GOP or two); more means the encoder sends no key frame. */
+const MAX_ANALYSIS_TAGS = 2000;
+
+interface PublishRequest {
+  app: string;
+  stream: string;
+  query: Record<string, string>;
+  host: string;
+}
+
+/** NMS's protocol engine with publish admission before "NetStream.Publish.Start", and no RTMP playback. */
+class RtmpProtocol extends Rtmp {
+  admitPublish: (request: PublishRequest) => Promise<void> = () => Promise.reject(new Error('not ready'));
+  onRefused: () => void = () => undefined;
+
+  override onPublish(message: InvokeMessage): void {
+    const [name = '', search = ''] = message.streamName.split('?', 2);
+    this.streamName = name;
+    this.streamId = this.parserPacket.header.stream_id;
+    const query = Object.fromEntries(new URLSearchParams(search));
+    this.admitPublish({ app: this.streamApp, stream: name, query, host: this.streamHost }).then(
+      () => {
+        this.respondPublish();
+        this.onPushCallback();
+      },
+      (error: unknown) => {
+        const code = error instanceof HttpError && error.statusCode === 409 ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Rejected';
+        this.sendStatusMessage(this.streamId, 'error', code, (error as Error).message);
+        this.onRefused();
+      },
+    );
+  }
+
+  override onPlay(): void {
+    this.sendStatusMessage(this.streamId, 'error', 'NetStream.Play.Failed', 'RTMP playback is not served: play over WHEP');
+    this.onRefused();
+  }
+}
+
+/** One RTMP publish, from admission to the end of its FFmpeg bridge. */
+export class RtmpPublish {
+  readonly id = randomUUID();
+  private readonly analysis = new StreamAnalysis();
+  private readonly pending: AVPacket[] = [];
+  private publisher: PlainPublisher | undefined;
+  private bridgeInstance: FfmpegBridge | undefined;
+  private planned: StreamPlan | undefined;
+  private videoKbps = 2500;
+  private ended = false;
+
+  constructor(
+    readonly request: PublishRequest,
+    private readonly admission: RegistryAdmission,
+    private readonly end: (reason: string) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  get plan(): StreamPlan | undefined {
+    return this.planned;
+  }
+
+  get bridge(): FfmpegBridge | undefined {
+    return this.bridgeInstance;
+  }
+
+  /** The SPS the encoder sent, to compare with what viewers receive. */
+  get sourceSps(): Buffer | undefined {
+    return this.analysis.sps;
+  }
+
+  onPacket(packet: AVPacket): void {
+    if (this.ended) return;
+    if (packet.codec_type === 18) this.readMetadataBitrate(packet);
+    if (this.bridgeInstance) {
+      this.bridgeInstance.write(packet);
+      return;
+    }
+    this.pending.push(packet);
+    if (this.planned) return; // the bridge is starting
+    let plan: StreamPlan | undefined;
+    try {
+      plan = this.analysis.add(packet);
+    } catch (error) {
+      if (error instanceof UnsupportedStreamError) return this.fail(error.message);
+      throw error;
+    }
+    if (plan) {
+      this.planned = plan;
+      this.startBridge(plan).catch((error: unknown) => this.fail(`cannot start the bridge: ${(error as Error).message}`));
+    } else if (this.pending.length > MAX_ANALYSIS_TAGS) {
+      this.fail(`no video key frame in the first ${MAX_ANALYSIS_TAGS} tags`);
+    }
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.pending.length = 0;
+    await this.bridgeInstance?.close();
+    if (this.publisher) this.publisher.close(reason);
+    else this.admission.abort();
+    this.logger.info({ reason }, 'RTMP publish ended');
+  }
+
+  private async startBridge(plan: StreamPlan): Promise<void> {
+    const admission = this.admission;
+    const specs: PlainTrackSpec[] = [];
+    const targets: { video?: RtpTarget; audio?: RtpTarget } = {};
+    if (plan.video) {
+      const port = await freeUdpPortPair();
+      specs.push({
+        kind: 'video',
+        codec: { mimeType: 'video/H264', payloadType: VIDEO_PT, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': plan.video.profileLevelId, 'level-asymmetry-allowed': 1 }, rtcpFeedback: [] },
+        ssrc: randomInt(1, 2 ** 31),
+        source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
+      });
+    }
+    if (plan.audio) {
+      const port = await freeUdpPortPair();
+      specs.push({
+        kind: 'audio',
+        codec: { mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 }, rtcpFeedback: [] },
+        ssrc: randomInt(1, 2 ** 31),
+        source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
+      });
+    }
+    const publisher = await admission.room.publishPlain(this.id, specs);
+    if (this.ended) {
+      publisher.close('encoder left');
+      return;
+    }
+    this.publisher = publisher;
+    admission.commit(publisher, { protocol: 'rtmp', transcode: plan.transcode, query: this.request.query });
+    publisher.once('close', (reason) => this.end(`stream closed: ${reason}`));
+    publisher.endpoints.forEach((endpoint, i) => {
+      const spec = specs[i];
+      if (!spec) return;
+      targets[spec.kind] = { ip: endpoint.ip, port: endpoint.port, rtcpPort: endpoint.rtcpPort, localPort: spec.source.port, payloadType: spec.codec.payloadType, ssrc: spec.ssrc };
+    });
+    const bridge = new FfmpegBridge({ plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, logger: this.logger });
+    this.bridgeInstance = bridge;
+    this.logger.info({ transcode: plan.transcode, reason: plan.reason }, 'RTMP stream live');
+    bridge.start();
+    for (const packet of this.pending.splice(0)) bridge.write(packet);
+  }
+
+  private readMetadataBitrate(packet: AVPacket): void {
+    // Only a hint for the re-encoder's bitrate; the transcode decision never reads metadata.
+    const match = /videodatarate.{0,3}([\s\S]{8})/.exec(packet.data.toString('latin1'));
+    const raw = match?.[1];
+    if (raw && raw.length === 8) {
+      const kbps = Buffer.from(raw, 'latin1').readDoubleBE(0);
+      if (Number.isFinite(kbps) && kbps >= 100 && kbps <= 50_000) this.videoKbps = Math.round(kbps);
+    }
+  }
+
+  private fail(reason: string): void {
+    this.logger.warn({ reason }, 'RTMP publish refused');
+    this.end(reason);
+  }
+}
+
+export class RtmpIngest {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly publishes = new Set<RtmpPublish>();
+
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Publishes in progress (for the API and tests). */
+  list(): RtmpPublish[] {
+    return [...this.publishes];
+  }
+
+  async listen(): Promise<number> {
+    warmUpFfmpeg(this.logger);
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    server.listen(this.config.rtmp.port, this.config.rtmp.host);
+    await once(server, 'listening');
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : this.config.rtmp.port;
+  }
+
+  async close(): Promise<void> {
+    this.server?.close();
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all([...this.publishes].map((p) => p.close('server shutting down')));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    const peer = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    const logger = this.logger.child({ rtmpClient: peer });
+    const rtmp = new RtmpProtocol();
+    let publish: RtmpPublish | undefined;
+    const end = (reason: string): void => {
+      if (!socket.destroyed) socket.end();
+      void publish?.close(reason).finally(() => publish && this.publishes.delete(publish));
+    };
+    rtmp.onOutputCallback = (buffer) => {
+      if (!socket.destroyed) socket.write(buffer);
+    };
+    rtmp.onRefused = () => socket.end();
+    rtmp.admitPublish = async (request) => {
+      this.checkPublish(request);
+      const admission = await this.registry.admitPublish({
+        app: request.app,
+        stream: request.stream,
+        bearerToken: request.query.token,
+        query: request.query,
+        ip: socket.remoteAddress ?? '',
+        host: request.host,
+        path: `/${request.app}/${request.stream}`,
+      });
+      publish = new RtmpPublish(request, admission, end, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }));
+      this.publishes.add(publish);
+      logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');
+    };
+    rtmp.onPacketCallback = (packet) => publish?.onPacket(packet);
+    socket.on('data', (data: Buffer) => {
+      let error: string | null | undefined;
+      try {
+        error = rtmp.parserData(data);
+      } catch (thrown) {
+        error = (thrown as Error).message;
+      }
+      if (error) {
+        logger.warn({ error }, 'RTMP protocol error; closing the connection');
+        socket.destroy();
+      }
+    });
+    socket.on('error', (error) => logger.info({ err: error }, 'RTMP socket error'));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      end('encoder disconnected');
+    });
+  }
+
+  /** What RTMP ingest refuses before the registry is asked: bad names, and half-second (WebRTC-only) domains. */
+  private checkPublish(request: PublishRequest): void {
+    if (!NAME.test(request.app) || !NAME.test(request.stream)) throw new HttpError(400, `invalid stream name ${request.app}/${request.stream}`);
+    const mode = this.config.domains.find((d) => d.host === request.host)?.latencyMode ?? this.config.latencyMode;
+    if (mode === 'half-second') throw new HttpError(403, `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
+  }
+}
