@@ -9,7 +9,7 @@ import ffmpeg, { type FfmpegCommand } from 'fluent-ffmpeg';
 import type AVPacket from 'node-media-server/src/core/avpacket.js';
 import Flv from 'node-media-server/src/protocol/flv.js';
 import type { Logger } from 'pino';
-import type { StreamPlan } from './streamAnalysis.js';
+import { isVideoKeyFrame, type StreamPlan } from './streamAnalysis.js';
 
 /** Where one track's RTP goes, and the fixed local ports FFmpeg sends it from (the SFU expects them). */
 export interface RtpTarget {
@@ -70,7 +70,16 @@ export class FfmpegBridge {
     if (audio) {
       command.output(rtpUrl(audio)).outputOptions(['-map', '0:a:0', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '128k', '-application', 'lowdelay', '-frame_duration', '20', '-f', 'rtp', '-payload_type', String(audio.payloadType), '-ssrc', String(audio.ssrc)]);
     }
-    command.on('start', (line: string) => this.options.logger.info({ ffmpeg: line }, 'ffmpeg started'));
+    command.on('start', (line: string) => {
+      // fluent-ffmpeg spawns after its own checks and keeps the child here; we wait on it and report its pid.
+      const child = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
+      if (this.command !== command) {
+        child?.kill('SIGKILL'); // closed (or restarted) before FFmpeg even started
+        return;
+      }
+      this.process = child;
+      this.options.logger.info({ ffmpeg: line, pid: child?.pid }, 'ffmpeg started');
+    });
     command.on('stderr', (line: string) => {
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
@@ -82,8 +91,6 @@ export class FfmpegBridge {
     this.headerSent = false;
     this.startedAt = Date.now();
     command.run();
-    // fluent-ffmpeg keeps its child process here; we need it to wait for the exit and to report the pid.
-    this.process = (command as unknown as { ffmpegProc?: ChildProcess }).ffmpegProc;
   }
 
   /** Feeds one tag of the publish. Each FFmpeg run starts at a key frame (at once for audio only), after the sequence headers. */
@@ -93,7 +100,7 @@ export class FfmpegBridge {
     const input = this.input;
     if (!input || this.closed) return;
     if (!this.headerSent) {
-      const isKeyFrame = packet.codec_type === FLV_VIDEO && packet.flags === 3;
+      const isKeyFrame = isVideoKeyFrame(packet);
       if (this.options.video && !isKeyFrame) return;
       input.write(Flv.createHeader(this.options.audio !== undefined, this.options.video !== undefined));
       for (const header of this.sequenceHeaders.values()) input.write(Flv.createMessage(header));

@@ -23,6 +23,10 @@ const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 /** Tags kept while the stream is analysed (a GOP or two); more means the encoder sends no key frame. */
 const MAX_ANALYSIS_TAGS = 2000;
+/** RTMP's handshake starts with its version byte, 3. */
+const RTMP_VERSION = 3;
+/** A connection that has not started publishing by then is closed (scanners, stalled handshakes). */
+const PUBLISH_DEADLINE_MS = 10_000;
 
 interface PublishRequest {
   app: string;
@@ -245,7 +249,20 @@ export class RtmpIngest {
       logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');
     };
     rtmp.onPacketCallback = (packet) => publish?.onPacket(packet);
+    const deadline = setTimeout(() => {
+      if (!publish) {
+        logger.warn('no RTMP publish within 10 s; closing the connection');
+        socket.destroy();
+      }
+    }, PUBLISH_DEADLINE_MS);
+    let first = true;
     socket.on('data', (data: Buffer) => {
+      if (first && data[0] !== RTMP_VERSION) {
+        logger.warn({ firstByte: data[0] }, 'not an RTMP client (bad handshake version); closing the connection');
+        socket.destroy();
+        return;
+      }
+      first = false;
       let error: string | null | undefined;
       try {
         error = rtmp.parserData(data);
@@ -259,6 +276,7 @@ export class RtmpIngest {
     });
     socket.on('error', (error) => logger.info({ err: error }, 'RTMP socket error'));
     socket.on('close', () => {
+      clearTimeout(deadline);
       this.sockets.delete(socket);
       end('encoder disconnected');
     });

@@ -18,6 +18,12 @@ export interface StreamPlan {
   reason: string;
 }
 
+/** A video key frame, whatever the codec (node-media-server flags key frames of H264 only). */
+export function isVideoKeyFrame(packet: AVPacket): boolean {
+  if (packet.codec_type !== FLV_VIDEO || ((packet.data[0] ?? 0) >> 4 & 0x07) !== 1) return false;
+  return !(packet.codec_id === AVC && packet.data[1] === 0); // an AVC sequence header is marked "key" too
+}
+
 export class UnsupportedStreamError extends Error {
   override name = 'UnsupportedStreamError';
 }
@@ -42,7 +48,7 @@ export class StreamAnalysis {
     if (packet.flags === 2 && packet.codec_id === AVC) this.avcConfig = packet.data.subarray(5);
     // A composition-time offset means frames are reordered: the stream has B-frames.
     if (packet.pts !== packet.dts) this.bFrames = true;
-    return packet.flags === 3 ? this.plan() : undefined;
+    return isVideoKeyFrame(packet) ? this.plan() : undefined;
   }
 
   /** The SPS of the AVC sequence header (AVCDecoderConfigurationRecord), to compare with what viewers receive. */

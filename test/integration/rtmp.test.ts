@@ -123,11 +123,12 @@ describe('lifecycle', () => {
   it('encoder killed mid-stream → stream offline and its FFmpeg gone; the encoder reconnects → live again', async () => {
     const encoder = encode('live/reconnect', { bframes: 0 });
     await watch('reconnect');
-    const pid = server.rtmp.list().find((p) => p.request.stream === 'reconnect')?.bridge?.pid;
-    expect(pid).toBeGreaterThan(0);
+    const publish = server.rtmp.list().find((p) => p.request.stream === 'reconnect');
+    await waitUntil(() => (publish?.bridge?.pid ?? 0) > 0, 'bridge pid');
+    const pid = publish?.bridge?.pid;
     encoder.kill('SIGKILL');
     await waitUntil(() => live('reconnect') === undefined, 'stream offline');
-    await waitUntil(() => !pidAlive(pid ?? 0), 'bridge ffmpeg gone');
+    await waitUntil(() => !pidAlive(pid ?? -1), 'bridge ffmpeg gone');
     expect(server.rtmp.list().some((p) => p.request.stream === 'reconnect')).toBe(false);
 
     const again = encode('live/reconnect', { bframes: 0 });
@@ -141,7 +142,8 @@ describe('lifecycle', () => {
     const viewer = await watch('restart');
     await waitUntil(() => viewer.packets.video.length > 30, 'first media');
     const publish = server.rtmp.list().find((p) => p.request.stream === 'restart');
-    const firstPid = publish?.bridge?.pid ?? 0;
+    await waitUntil(() => (publish?.bridge?.pid ?? 0) > 0, 'bridge pid');
+    const firstPid = publish?.bridge?.pid ?? -1;
     process.kill(firstPid, 'SIGKILL');
     await waitUntil(() => (publish?.bridge?.pid ?? firstPid) !== firstPid && publish?.bridge?.pid !== undefined, 'a new ffmpeg');
     expect(publish?.bridge?.restartCount).toBe(1);
