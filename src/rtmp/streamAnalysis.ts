@@ -59,11 +59,6 @@ export class StreamAnalysis {
     return config.subarray(8, 8 + length);
   }
 
-  /** Whether a frame seen after the decision shows B-frames (a copy path must then switch to re-encoding). */
-  static hasReordering(packet: AVPacket): boolean {
-    return packet.codec_type === FLV_VIDEO && packet.pts !== packet.dts;
-  }
-
   private plan(): StreamPlan {
     if (this.videoCodec === FOURCC_HEVC) {
       throw new UnsupportedStreamError('HEVC over enhanced RTMP cannot be decoded by the installed FFmpeg (Debian 12 has 5.1); publish H264');
