@@ -1,9 +1,11 @@
 // Minimal WHIP/WHEP client for the demo pages (RFC 9725 and WHEP). No trickle: the offer is sent at once
 // (the server is ICE-lite and learns our address from our connectivity checks), which keeps joins fast.
 export class MediaSession {
-  constructor(pc, location) {
+  constructor(pc, location, answer) {
     this.pc = pc;
     this.location = location;
+    /** The server's SDP answer as received (pc.remoteDescription is the browser's re-serialisation). */
+    this.answer = answer;
   }
 
   static async start(endpoint, pc, token) {
@@ -16,12 +18,15 @@ export class MediaSession {
     const body = await response.text();
     if (response.status !== 201) throw new Error(`${response.status}: ${body}`);
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
-    return new MediaSession(pc, new URL(response.headers.get('location'), endpoint).toString());
+    // The endpoint may be relative to the page (the demo pages use "/whip/…"), and Location relative to it.
+    const base = new URL(endpoint, document.baseURI);
+    return new MediaSession(pc, new URL(response.headers.get('location'), base).toString(), body);
   }
 
+  /** Ends the session with a DELETE (before closing the connection, so the server sees the DELETE, not a DTLS close). */
   async stop() {
-    this.pc.close();
     await fetch(this.location, { method: 'DELETE' }).catch(() => undefined);
+    this.pc.close();
   }
 }
 

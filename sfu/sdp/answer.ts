@@ -97,7 +97,7 @@ function accepted(m: OfferedMedia, section: ReceiveSection | SendSection, local:
       ...(c.channels !== undefined && c.channels > 1 ? { encoding: c.channels } : {}),
     })),
     fmtp: codecs
-      .map((c) => ({ payload: c.payloadType, config: formatParams(section.direction === 'sendonly' ? (offeredFmtp.get(c.payloadType) ?? paramsOf(c)) : paramsOf(c)) }))
+      .map((c) => ({ payload: c.payloadType, config: formatParams(section.direction === 'sendonly' ? (offeredFmtp.get(c.payloadType) ?? paramsOf(c)) : { ...paramsOf(c), ...publisherHints(c) }) }))
       .filter((f) => f.config.length > 0),
     rtcpFb: codecs.flatMap((c) =>
       (c.rtcpFeedback ?? []).map((fb) => ({ payload: c.payloadType, type: fb.type, ...(fb.parameter ? { subtype: fb.parameter } : {}) })),
@@ -129,6 +129,14 @@ function accepted(m: OfferedMedia, section: ReceiveSection | SendSection, local:
   }
   return media;
 }
+
+// Chrome starts a publisher's bandwidth estimate at 300 kbps and may take half a minute to send every simulcast
+// layer; this hint (ignored by other clients) starts it where a stream needs to be.
+function publisherHints(codec: ms.RtpCodecParameters): Record<string, number> {
+  return codec.mimeType.toLowerCase().startsWith('video/') && !/\/rtx$/i.test(codec.mimeType) ? { 'x-google-start-bitrate': PUBLISHER_START_KBPS } : {};
+}
+
+const PUBLISHER_START_KBPS = 1500;
 
 function formatParams(params: Record<string, unknown> | undefined): string {
   return Object.entries(params ?? {})

@@ -715,7 +715,8 @@ describe('writeAnswer (WHIP)', () => {
     expect(audio.fmtp).toEqual([{ payload: 111, config: 'minptime=10;maxaveragebitrate=96000;stereo=1;sprop-stereo=1;useinbandfec=1' }]);
     const video = answerSection(parsed, '1');
     expect(video.rtp).toEqual([{ payload: 96, codec: 'H264', rate: 90000 }]);
-    expect(video.fmtp).toEqual([{ payload: 96, config: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1' }]);
+    // The offer's fmtp, plus a start-bitrate hint for the publisher's encoder.
+    expect(video.fmtp).toEqual([{ payload: 96, config: 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1;x-google-start-bitrate=1500' }]);
     expect(video.rtcpFb).toEqual([
       { payload: 96, type: 'nack' },
       { payload: 96, type: 'nack', subtype: 'pli' },
@@ -733,7 +734,7 @@ describe('writeAnswer (WHIP)', () => {
       { payload: 109, codec: 'rtx', rate: 90000 },
     ]);
     expect(video.fmtp).toEqual([
-      { payload: 108, config: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' },
+      { payload: 108, config: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f;x-google-start-bitrate=1500' },
       { payload: 109, config: 'apt=108' },
     ]);
     expect(video.rtcpFb?.every((fb) => fb.payload === 108)).toBe(true);
