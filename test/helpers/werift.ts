@@ -173,7 +173,8 @@ class RtpFeed {
   }
 }
 
-function bound(onPacket: (packet: Buffer) => void): Promise<Socket> {
+/** A UDP socket on a free loopback port, handing every datagram to `onPacket`. */
+export function bound(onPacket: (packet: Buffer) => void): Promise<Socket> {
   return new Promise((resolve) => {
     const socket = createSocket('udp4');
     socket.on('message', onPacket);
@@ -181,6 +182,6 @@ function bound(onPacket: (packet: Buffer) => void): Promise<Socket> {
   });
 }
 
-function port(socket: Socket): number {
+export function port(socket: Socket): number {
   return socket.address().port;
 }

@@ -1,0 +1,38 @@
+// Debian's Chromium driven by playwright-core (never `npx playwright install`): fake camera + microphone,
+// flags from DESIGN.md ("Real WebRTC clients for tests"). playwright gives each launch a fresh user-data-dir.
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/helpers/browser.js';
+
+export interface BenchBrowser {
+  browser: Browser;
+  version: string;
+  /** A page in its own context (own devices, own storage). */
+  newPage(): Promise<{ page: Page; close: () => Promise<void> }>;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<BenchBrowser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  const contexts = new Set<BrowserContext>();
+  return {
+    browser,
+    version: browser.version(),
+    newPage: async () => {
+      const context = await browser.newContext();
+      contexts.add(context);
+      const page = await context.newPage();
+      page.on('pageerror', (error) => console.error(`[page error] ${page.url()}: ${error.message}`));
+      return {
+        page,
+        close: async () => {
+          contexts.delete(context);
+          await context.close().catch(() => undefined);
+        },
+      };
+    },
+    close: async () => {
+      await Promise.all([...contexts].map((c) => c.close().catch(() => undefined)));
+      await browser.close().catch(() => undefined);
+    },
+  };
+}

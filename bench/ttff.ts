@@ -1,0 +1,237 @@
+// bench:ttff — WHEP time to first frame.
+//
+// The real server runs in this process. Headless Chromium publishes over WHIP (web-demo/publish.html, fake
+// camera, H264); its encoder answers the server's key-frame requests, so a new viewer gets a key frame at once
+// rather than at the next periodic one. Then, K times each (interleaved):
+//   - Chromium opens web-demo/play.html?autoplay, which records window.whipcast.firstFrameMs: from just before the
+//     WHEP POST (offer creation included) to the first frame the <video> element presents
+//     (requestVideoFrameCallback): ICE + DTLS + key frame + decode + render.
+//   - a werift viewer (no decoder) measures from the POST to the answer, to DTLS connected, to the first video
+//     RTP packet, and to the first packet of an H264 key frame (SPS/IDR).
+//
+//   node dist/bench/ttff.js --runs 10
+import { performance } from 'node:perf_hooks';
+import type { Page } from 'playwright-core';
+import type { Room } from '../sfu/index.js';
+import { launchChromium, type BenchBrowser } from './lib/browser.js';
+import { intFlag, parseFlags } from './lib/cli.js';
+import { machineInfo } from './lib/proc.js';
+import { printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
+import { closeServer, sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
+import { view } from './lib/webrtc.js';
+
+const flags = parseFlags(
+  {
+    runs: { type: 'string', default: '10', help: 'measured joins per client (Chromium and werift)' },
+    'warmup-runs': { type: 'string', default: '1', help: 'joins per client before measuring (not counted)' },
+    codec: { type: 'string', default: 'H264', help: 'codec the Chromium publisher sends (H264, VP8, VP9)' },
+    'gap-ms': { type: 'string', default: '1000', help: 'pause between joins' },
+    'timeout-ms': { type: 'string', default: '15000', help: 'give up on one join after this long' },
+    'log-level': { type: 'string', default: 'warn', help: 'server log level' },
+  },
+  'Usage: node dist/bench/ttff.js [options]',
+);
+const runs = intFlag('runs', flags.runs, 1);
+const warmupRuns = intFlag('warmup-runs', flags['warmup-runs'], 0);
+const gapMs = intFlag('gap-ms', flags['gap-ms'], 0);
+const timeoutMs = intFlag('timeout-ms', flags['timeout-ms'], 1000);
+const codec = flags.codec.toUpperCase();
+const STREAM = 'bench/ttff';
+
+/** What play.html / publish.html expose on window.whipcast (read defensively: the pages evolve). */
+interface PageState {
+  firstFrameMs?: number;
+  error?: string;
+  state?: string;
+  session?: { stop?: () => Promise<void> };
+}
+
+interface ChromiumRun {
+  run: number;
+  warmup: boolean;
+  firstFrameMs?: number;
+  error?: string;
+}
+
+interface WeriftRun {
+  run: number;
+  warmup: boolean;
+  answerMs?: number;
+  connectedMs?: number;
+  firstVideoMs?: number;
+  keyFrameMs?: number;
+  error?: string;
+}
+
+let server: WhipcastServer | undefined;
+let browser: BenchBrowser | undefined;
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  console.log(`ttff: ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; ${runs} runs per client (+${warmupRuns} warm-up), publisher codec ${codec}`);
+  server = await startBenchServer({ workers: 1, logLevel: flags['log-level'] });
+  const srv = server;
+  browser = await launchChromium();
+  console.log(`chromium ${browser.version}`);
+
+  // The publisher: publish.html with the fake camera. Submit the form ourselves (works whether or not the page
+  // knows ?autostart), then wait until the server sees video flowing.
+  const publisher = await browser.newPage();
+  await publisher.page.goto(`${srv.httpUrl}/publish.html?${new URLSearchParams({ stream: STREAM, codec }).toString()}`);
+  await publisher.page.evaluate(() => (document.getElementById('form') as HTMLFormElement).requestSubmit());
+  const room = await waitForStream(srv, publisher.page);
+  const video = room.producers.find((p) => p.kind === 'video');
+  const videoCodec = video?.rtpParameters.codecs[0];
+  console.log(`publisher live: ${room.producers.map((p) => `${p.kind} ${p.rtpParameters.codecs[0]?.mimeType ?? '?'}`).join(', ')}${videoCodec?.parameters ? ` (${JSON.stringify(videoCodec.parameters)})` : ''}`);
+  await sleep(3000);
+
+  const chromiumRuns: ChromiumRun[] = [];
+  const weriftRuns: WeriftRun[] = [];
+  for (let i = 0; i < warmupRuns + runs; i++) {
+    const warmup = i < warmupRuns;
+    const run = warmup ? i - warmupRuns : i - warmupRuns + 1;
+    const c = await chromiumRun(browser, srv.httpUrl);
+    chromiumRuns.push({ run, warmup, ...c });
+    await settle(room);
+    await sleep(gapMs);
+    // The werift viewer detects H264 key frames only.
+    const w = codec === 'H264' ? await weriftRun(srv.httpUrl) : { error: 'skipped (not H264)' };
+    weriftRuns.push({ run, warmup, ...w });
+    if (codec === 'H264') {
+      await settle(room);
+      await sleep(gapMs);
+    }
+    const tag = warmup ? 'warm-up' : `run ${run}/${runs}`;
+    console.log(
+      `${tag.padEnd(10)} chromium first frame ${c.firstFrameMs ?? `failed (${c.error ?? '?'})`} ms · werift answer ${fmt(w.answerMs)} connected ${fmt(w.connectedMs)} first video ${fmt(w.firstVideoMs)} key frame ${w.keyFrameMs === undefined ? `failed (${w.error ?? '?'})` : fmt(w.keyFrameMs)} ms`,
+    );
+  }
+  await publisher.close();
+
+  const measured = <T extends { warmup: boolean }>(list: T[]) => list.filter((r) => !r.warmup);
+  const values = <T>(list: T[], pick: (r: T) => number | undefined) => list.map(pick).filter((x): x is number => x !== undefined);
+  const c = measured(chromiumRuns);
+  const w = measured(weriftRuns);
+  const summaries: Record<string, Summary & { failures: number }> = {
+    chromiumFirstFrame: { ...summarize(values(c, (r) => r.firstFrameMs), 0), failures: c.filter((r) => r.firstFrameMs === undefined).length },
+    weriftAnswer: { ...summarize(values(w, (r) => r.answerMs), 1), failures: w.filter((r) => r.answerMs === undefined).length },
+    weriftConnected: { ...summarize(values(w, (r) => r.connectedMs), 1), failures: w.filter((r) => r.connectedMs === undefined).length },
+    weriftFirstVideo: { ...summarize(values(w, (r) => r.firstVideoMs), 1), failures: w.filter((r) => r.firstVideoMs === undefined).length },
+    weriftKeyFrame: { ...summarize(values(w, (r) => r.keyFrameMs), 1), failures: w.filter((r) => r.keyFrameMs === undefined).length },
+  };
+  const labels: Record<string, string> = {
+    chromiumFirstFrame: 'Chromium: POST → first presented frame',
+    weriftAnswer: 'werift: POST → 201 answer',
+    weriftConnected: 'werift: POST → DTLS connected',
+    weriftFirstVideo: 'werift: POST → first video RTP',
+    weriftKeyFrame: 'werift: POST → first key-frame packet',
+  };
+  console.log('\n=== WHEP time to first frame (ms) ===');
+  const rows: Cell[][] = Object.entries(summaries).map(([k, s]) => [labels[k], s.n, s.failures, s.min, s.p50, s.p95, s.max, s.mean]);
+  printTable(['measure', 'n', 'failed', 'min', 'p50', 'p95', 'max', 'mean'], rows);
+
+  const { file, latest } = await writeResults('ttff', {
+    name: 'ttff',
+    startedAt: new Date().toISOString(),
+    machine,
+    config: { runs, warmupRuns, gapMs, timeoutMs, publisherCodec: codec, chromium: browser.version, publisher: room.producers.map((p) => ({ kind: p.kind, codec: p.rtpParameters.codecs[0] })) },
+    summary: summaries,
+    runs: { chromium: chromiumRuns, werift: weriftRuns },
+  });
+  console.log(`\nresults: ${file}\n         ${latest}`);
+}
+
+const fmt = (x: number | undefined): string => (x === undefined ? '-' : String(round(x, 1)));
+
+async function waitForStream(srv: WhipcastServer, page: Page): Promise<Room> {
+  let room: Room | undefined;
+  await waitFor(async () => {
+    const state = await page.evaluate(() => (window as unknown as { whipcast?: PageState }).whipcast?.error);
+    if (state) throw new Error(`publish.html: ${state}`);
+    room = srv.registry.list().find((s) => `${s.app}/${s.stream}` === STREAM)?.room;
+    const producer = room?.producers.find((p) => p.kind === 'video');
+    if (!producer) return false;
+    const [stats] = await producer.getStats();
+    return (stats?.packetCount ?? 0) > 100;
+  }, 'the Chromium publisher to go live', 30_000);
+  if (!room) throw new Error('stream not live');
+  return room;
+}
+
+/** Waits (briefly) until the previous viewer is gone, so that every join starts from the same state. */
+async function settle(room: Room): Promise<void> {
+  await waitFor(() => room.viewerCount === 0, 'the previous viewer to leave', 10_000).catch(() => console.warn(`  (a previous viewer is still attached: ${room.viewerCount})`));
+}
+
+async function chromiumRun(b: BenchBrowser, httpUrl: string): Promise<Omit<ChromiumRun, 'run' | 'warmup'>> {
+  const { page, close } = await b.newPage();
+  try {
+    await page.goto(`${httpUrl}/play.html?${new URLSearchParams({ stream: STREAM, autoplay: '' }).toString()}`);
+    const handle = await page.waitForFunction(
+      () => {
+        const s = (window as unknown as { whipcast?: PageState }).whipcast;
+        return s && (s.firstFrameMs !== undefined || s.error !== undefined) ? { firstFrameMs: s.firstFrameMs, error: s.error } : undefined;
+      },
+      undefined,
+      { timeout: timeoutMs, polling: 20 },
+    );
+    const result = (await handle.jsonValue()) as { firstFrameMs?: number; error?: string };
+    // End the session the way a player does (DELETE), so the server frees the viewer now rather than on timeout.
+    await page.evaluate(async () => {
+      await (window as unknown as { whipcast?: PageState }).whipcast?.session?.stop?.();
+    }).catch(() => undefined);
+    return result.firstFrameMs !== undefined ? { firstFrameMs: result.firstFrameMs } : { error: result.error ?? 'no frame' };
+  } catch (error) {
+    return { error: (error as Error).message.split('\n')[0] ?? 'error' };
+  } finally {
+    await close();
+  }
+}
+
+async function weriftRun(httpUrl: string): Promise<Omit<WeriftRun, 'run' | 'warmup'>> {
+  // Offer the H264 profiles Chromium may send (constrained baseline first), with our own payload types.
+  const h264 = [
+    { payloadType: 102, profileLevelId: '42e01f' },
+    { payloadType: 104, profileLevelId: '42001f' },
+    { payloadType: 106, profileLevelId: '4d001f' },
+  ];
+  let viewer: Awaited<ReturnType<typeof view>> | undefined;
+  try {
+    viewer = await view(`${httpUrl}/whep/${STREAM}`, { h264, keyFrames: true });
+    const t = viewer.timings;
+    const deadline = performance.now() + timeoutMs;
+    while (t.firstKeyFrameAt === undefined && performance.now() < deadline) await sleep(5);
+    const since = (x: number | undefined) => (x === undefined ? undefined : round(x - t.postAt, 1));
+    return {
+      answerMs: since(t.answerAt),
+      connectedMs: since(t.connectedAt),
+      firstVideoMs: since(t.firstVideoAt),
+      keyFrameMs: since(t.firstKeyFrameAt),
+      ...(t.firstKeyFrameAt === undefined ? { error: `no key frame within ${timeoutMs} ms` } : {}),
+    };
+  } catch (error) {
+    return { error: (error as Error).message };
+  } finally {
+    await viewer?.close().catch(() => undefined);
+  }
+}
+
+async function cleanup(): Promise<void> {
+  await browser?.close().catch(() => undefined);
+  if (server) await closeServer(server).catch(() => undefined);
+}
+
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
+
+main().then(
+  async () => {
+    await cleanup();
+    process.exit(0);
+  },
+  async (error: unknown) => {
+    console.error(`ttff failed: ${(error as Error)?.stack ?? String(error)}`);
+    await cleanup();
+    process.exit(1);
+  },
+);
