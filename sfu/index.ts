@@ -7,5 +7,6 @@ export { PlainPublisher, type PlainEndpoint, type PlainTrackSpec } from './Plain
 export { WebRtcViewer, type Layers, type ViewerOptions } from './WebRtcViewer.js';
 export type { ListenAddress } from './WorkerPool.js';
 export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';
+export { paramsOf, type CodecParameters } from './codecs.js';
 export { writeIceFragment, type LocalIce } from './sdp/answer.js';
 export { parseOffer, type ParsedOffer } from './sdp/offer.js';

@@ -1,5 +1,5 @@
 // A live stream as GET /api/streams shows it: tracks with codec and current bitrate, viewers and where they are served.
-import { paramsOf } from '../../sfu/codecs.js';
+import { paramsOf } from '../../sfu/index.js';
 import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
 export interface TrackInfo {
