@@ -128,7 +128,7 @@ describe('lifecycle', () => {
     const pid = publish?.bridge?.pid;
     encoder.kill('SIGKILL');
     await waitUntil(() => live('reconnect') === undefined, 'stream offline');
-    await waitUntil(() => !pidAlive(pid ?? -1), 'bridge ffmpeg gone');
+    await waitUntil(() => pid !== undefined && pid > 0 && !pidAlive(pid), 'bridge ffmpeg gone');
     expect(server.rtmp.list().some((p) => p.request.stream === 'reconnect')).toBe(false);
 
     const again = encode('live/reconnect', { bframes: 0 });
@@ -143,7 +143,8 @@ describe('lifecycle', () => {
     await waitUntil(() => viewer.packets.video.length > 30, 'first media');
     const publish = server.rtmp.list().find((p) => p.request.stream === 'restart');
     await waitUntil(() => (publish?.bridge?.pid ?? 0) > 0, 'bridge pid');
-    const firstPid = publish?.bridge?.pid ?? -1;
+    const firstPid = publish?.bridge?.pid;
+    if (firstPid === undefined || firstPid <= 0) throw new Error('no bridge pid');
     process.kill(firstPid, 'SIGKILL');
     await waitUntil(() => (publish?.bridge?.pid ?? firstPid) !== firstPid && publish?.bridge?.pid !== undefined, 'a new ffmpeg');
     expect(publish?.bridge?.restartCount).toBe(1);
