@@ -16,7 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import type { types as ms } from 'mediasoup';
 import type { WebRtcViewer } from '../sfu/index.js';
-import { intFlag, intListFlag, numberFlag, parseFlags } from './lib/cli.js';
+import { intFlag, intListFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineBusyPercent, machineCpu, machineInfo, processCpuMs, processRssBytes, udpDrops, udpSocketDrops, type MachineCpu } from './lib/proc.js';
 import { linearFit, printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
 import { closeServer, sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
@@ -401,14 +401,4 @@ function hardStop(code: number): never {
 process.once('SIGINT', () => hardStop(130));
 process.once('SIGTERM', () => hardStop(143));
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (error: unknown) => {
-    console.error(`fanout failed: ${(error as Error)?.stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBench('fanout', main, cleanup);

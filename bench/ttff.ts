@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import type { Room } from '../sfu/index.js';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
-import { intFlag, parseFlags } from './lib/cli.js';
+import { intFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineInfo } from './lib/proc.js';
 import { printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
 import { closeServer, sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
@@ -224,14 +224,4 @@ async function cleanup(): Promise<void> {
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
 process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (error: unknown) => {
-    console.error(`ttff failed: ${(error as Error)?.stack ?? String(error)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBench('ttff', main, cleanup);

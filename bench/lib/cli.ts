@@ -49,3 +49,18 @@ function fail(message: string): never {
   console.error(message);
   process.exit(2);
 }
+
+/** Runs a benchmark's main(), always cleaning up (children, browsers, the server) and exiting with its status. */
+export function runBench(name: string, main: () => Promise<void>, cleanup: () => Promise<void>): void {
+  main().then(
+    async () => {
+      await cleanup();
+      process.exit(0);
+    },
+    async (error: unknown) => {
+      console.error(`${name} failed: ${(error as Error)?.stack ?? String(error)}`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
