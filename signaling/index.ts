@@ -28,10 +28,11 @@ export interface SignalingOptions {
 
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
-const NAME = '^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$';
+/** What an app or stream name may be, on every ingest and playback protocol. */
+export const STREAM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$';
 const ALLOWED_HEADERS = 'Content-Type, Authorization, If-Match';
 
-const streamParams = Type.Object({ app: Type.String({ pattern: NAME }), stream: Type.String({ pattern: NAME }) });
+const streamParams = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), stream: Type.String({ pattern: STREAM_NAME_PATTERN }) });
 const sessionParams = Type.Object({ app: Type.String(), stream: Type.String(), session: Type.String() });
 const layerQuery = Type.Object({
   spatialLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),

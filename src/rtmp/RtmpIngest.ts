@@ -9,7 +9,7 @@ import nmsLogger from 'node-media-server/src/core/logger.js';
 import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js';
 import type { Logger } from 'pino';
 import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
-import { HttpError } from '../../signaling/index.js';
+import { HttpError, STREAM_NAME_PATTERN } from '../../signaling/index.js';
 import type { Config } from '../config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
 import { FfmpegBridge, warmUpFfmpeg, type RtpTarget } from './FfmpegBridge.js';
@@ -18,7 +18,7 @@ import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './strea
 
 nmsLogger.level = 'error';
 
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$/;
+const NAME = new RegExp(STREAM_NAME_PATTERN);
 const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 /** Tags kept while the stream is analysed (a GOP or two); more means the encoder sends no key frame. */
