@@ -15,6 +15,7 @@ import { parseOffer } from './sdp/offer.js';
 import { producerParametersFromOffer } from './sdp/rtpParameters.js';
 import type { PeerTimeouts } from './WebRtcPeer.js';
 import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
+import { PlainSubscriber, type PlainReceiver } from './PlainSubscriber.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
 import { planViewer, WebRtcViewer, type TrackSource, type ViewerOptions, type ViewerPlan } from './WebRtcViewer.js';
 import type { WorkerPool, WorkerSlot } from './WorkerPool.js';
@@ -151,6 +152,18 @@ export class Room extends EventEmitter<RoomEvents> {
     logger.info({ worker: slot.index, consumers: result.viewer.consumers.map((c) => `${c.kind}:${c.type}/${c.rtpParameters.codecs[0]?.payloadType}`) }, 'viewer created');
     this.emit('viewer', result.viewer);
     return result;
+  }
+
+  /** Sends the stream as plain RTP to a local receiver (the standard-latency egress); it closes with the room. */
+  async subscribePlain(sessionId: string, receivers: PlainReceiver[]): Promise<PlainSubscriber> {
+    const origin = this.origin;
+    if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} is not live`);
+    const subscriber = await PlainSubscriber.create(sessionId, origin.router, this.producers, receivers, this.logger.child({ session: sessionId, role: 'egress' }));
+    if (this.closed) {
+      subscriber.close('stream ended');
+      throw new StreamOfflineError(`stream ${this.id} ended while its egress started`);
+    }
+    return subscriber;
   }
 
   close(): void {

@@ -4,6 +4,7 @@ export { Room, type RoomOptions } from './Room.js';
 export { WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
 export { WebRtcPublisher } from './WebRtcPublisher.js';
 export { PlainPublisher, type PlainEndpoint, type PlainTrackSpec } from './PlainPublisher.js';
+export { PlainSubscriber, type PlainReceiver, type PlainTrack } from './PlainSubscriber.js';
 export { WebRtcViewer, type Layers, type ViewerOptions } from './WebRtcViewer.js';
 export type { ListenAddress } from './WorkerPool.js';
 export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';

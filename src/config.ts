@@ -8,6 +8,19 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
+export const RelayRuleSchema = Type.Object(
+  {
+    /** Matched like recording templates: exact names or "*". */
+    domain: Type.String({ minLength: 1, default: '*' }),
+    app: Type.String({ minLength: 1, default: '*' }),
+    stream: Type.String({ minLength: 1, default: '*' }),
+    /** Target; {app} and {stream} (or {AppName}, {StreamName}) are replaced, e.g. rtmp://cdn.example/live/{stream}. */
+    url: Type.String({ pattern: '^rtmps?://' }),
+  },
+  { additionalProperties: false },
+);
+export type RelayRule = Static<typeof RelayRuleSchema>;
+
 const LatencyMode = Type.Union([Type.Literal('sub-second'), Type.Literal('half-second')], { default: 'sub-second' });
 
 export const ConfigSchema = Type.Object(
@@ -69,6 +82,25 @@ export const ConfigSchema = Type.Object(
       ),
       { default: [] },
     ),
+    /** The embedded standard-latency domain: HLS and HTTP-FLV playback of live streams under /live/. */
+    standard: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        /** HLS target segment duration (segments are cut at key frames). */
+        hlsSegmentSeconds: Type.Number({ minimum: 0.5, maximum: 10, default: 1 }),
+        /** Segments listed in the live playlist. */
+        hlsListSize: Type.Integer({ minimum: 3, maximum: 30, default: 6 }),
+        /** A stream's HLS muxer stops after this long without a playlist request (it starts on the first one). */
+        hlsIdleSeconds: Type.Integer({ minimum: 5, default: 30 }),
+        /** Where live HLS segments are written (a temporary directory by default). */
+        hlsDirectory: Type.Optional(Type.String({ minLength: 1 })),
+        /** WebRTC publishers are asked for a key frame this often while their stream is on the standard side. */
+        keyFrameIntervalMs: Type.Integer({ minimum: 250, maximum: 10000, default: 1000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Relays: push matching live streams to other RTMP servers (nginx-rtmp, SRS, a CDN's ingest). */
+    relays: Type.Array(RelayRuleSchema, { default: [] }),
     log: Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) },
       { default: {}, additionalProperties: false },
@@ -143,6 +175,12 @@ export function configFromCommandLine(argv: string[], env: NodeJS.ProcessEnv): C
     setPath(config as Record<string, unknown>, path, value);
   }
   return resolveConfig(config);
+}
+
+/** The latency mode of the domain a request came to (its Host, without the port). */
+export function latencyModeOf(config: Config, host: string): 'sub-second' | 'half-second' {
+  const name = host.replace(/:\d+$/, '').toLowerCase();
+  return config.domains.find((d) => d.host.toLowerCase() === name)?.latencyMode ?? config.latencyMode;
 }
 
 /** Workers to start: the configured number, or one per core. */

@@ -11,11 +11,12 @@ import { pino, type Logger } from 'pino';
 import { Sfu } from '../sfu/index.js';
 import { SessionStore, signaling } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
-import { workerCount, type Config } from './config.js';
+import { latencyModeOf, workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
 import { metrics } from './http/metrics.js';
 import { listenAddresses } from './network.js';
 import { RtmpIngest } from './rtmp/RtmpIngest.js';
+import { egressFeed } from './standard/SfuEgress.js';
 import { StreamRegistry } from './streams/StreamRegistry.js';
 
 export interface WhipcastServer {
@@ -58,7 +59,16 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.child({ component: 'sfu' }),
   );
   const sessions = new SessionStore();
-  const registry = new StreamRegistry(sfu, new StaticTokenAuthorizer(config.auth), config.publishConflict, logger.child({ component: 'streams' }));
+  const registry = new StreamRegistry(
+    sfu,
+    new StaticTokenAuthorizer(config.auth),
+    {
+      conflict: config.publishConflict,
+      latencyMode: (host) => latencyModeOf(config, host),
+      egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, logger),
+    },
+    logger.child({ component: 'streams' }),
+  );
 
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });

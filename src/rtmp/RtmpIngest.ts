@@ -10,10 +10,13 @@ import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js
 import type { Logger } from 'pino';
 import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
 import { HttpError, STREAM_NAME_PATTERN } from '../../signaling/index.js';
-import type { Config } from '../config.js';
+import { latencyModeOf, type Config } from '../config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
-import { FfmpegBridge, warmUpFfmpeg, type RtpTarget } from './FfmpegBridge.js';
-import { freeUdpPortPair } from './ports.js';
+import { warmUpFfmpeg, type ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
+import { FlvFeed } from '../flv/FlvFeed.js';
+import type { FlvTag } from '../flv/tag.js';
+import { ffmpegBridge, type RtpTarget } from './FfmpegBridge.js';
+import { freeUdpPortPair } from '../ffmpeg/udpPorts.js';
 import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './streamAnalysis.js';
 
 nmsLogger.level = 'error';
@@ -70,7 +73,9 @@ export class RtmpPublish {
   private readonly analysis = new StreamAnalysis();
   private readonly pending: AVPacket[] = [];
   private publisher: PlainPublisher | undefined;
-  private bridgeInstance: FfmpegBridge | undefined;
+  private bridgeInstance: ManagedFfmpeg | undefined;
+  /** The publish as FLV tags, for the bridge and the standard-latency side (HLS, FLV, relays, recording). */
+  private feed: FlvFeed | undefined;
   private planned: StreamPlan | undefined;
   private videoKbps = 2500;
   private ended = false;
@@ -86,7 +91,7 @@ export class RtmpPublish {
     return this.planned;
   }
 
-  get bridge(): FfmpegBridge | undefined {
+  get bridge(): ManagedFfmpeg | undefined {
     return this.bridgeInstance;
   }
 
@@ -97,13 +102,14 @@ export class RtmpPublish {
 
   onPacket(packet: AVPacket): void {
     if (this.ended) return;
+    // The RTMP parser reuses its payload buffer for the next message; tags are kept (analysis, GOP cache): copy.
+    packet.data = Buffer.from(packet.data.subarray(0, packet.size));
     if (packet.codec_type === 18) this.readMetadataBitrate(packet);
-    if (this.bridgeInstance) {
-      this.bridgeInstance.write(packet);
+    if (this.feed) {
+      this.feed.push(tagOf(packet));
       return;
     }
     this.pending.push(packet);
-    if (this.planned) return; // the bridge is starting
     let plan: StreamPlan | undefined;
     try {
       plan = this.analysis.add(packet);
@@ -113,7 +119,10 @@ export class RtmpPublish {
     }
     if (plan) {
       this.planned = plan;
-      this.startBridge(plan).catch((error: unknown) => this.fail(`cannot start the bridge: ${(error as Error).message}`));
+      const feed = new FlvFeed(`${this.request.app}/${this.request.stream}`, { audio: plan.audio, video: plan.video !== undefined });
+      this.feed = feed;
+      for (const pending of this.pending.splice(0)) feed.push(tagOf(pending));
+      this.startBridge(plan, feed).catch((error: unknown) => this.fail(`cannot start the bridge: ${(error as Error).message}`));
     } else if (this.pending.length > MAX_ANALYSIS_TAGS) {
       this.fail(`no video key frame in the first ${MAX_ANALYSIS_TAGS} tags`);
     }
@@ -123,13 +132,14 @@ export class RtmpPublish {
     if (this.ended) return;
     this.ended = true;
     this.pending.length = 0;
+    this.feed?.end();
     await this.bridgeInstance?.close();
     if (this.publisher) this.publisher.close(reason);
     else this.admission.abort();
     this.logger.info({ reason }, 'RTMP publish ended');
   }
 
-  private async startBridge(plan: StreamPlan): Promise<void> {
+  private async startBridge(plan: StreamPlan, feed: FlvFeed): Promise<void> {
     const admission = this.admission;
     const specs: PlainTrackSpec[] = [];
     const targets: { video?: RtpTarget; audio?: RtpTarget } = {};
@@ -157,18 +167,17 @@ export class RtmpPublish {
       return;
     }
     this.publisher = publisher;
-    admission.commit(publisher, { protocol: 'rtmp', transcode: plan.transcode, query: this.request.query });
+    admission.commit(publisher, { protocol: 'rtmp', transcode: plan.transcode, query: this.request.query, feed });
     publisher.once('close', (reason) => this.end(`stream closed: ${reason}`));
     publisher.endpoints.forEach((endpoint, i) => {
       const spec = specs[i];
       if (!spec) return;
       targets[spec.kind] = { ip: endpoint.ip, port: endpoint.port, rtcpPort: endpoint.rtcpPort, localPort: spec.source.port, payloadType: spec.codec.payloadType, ssrc: spec.ssrc };
     });
-    const bridge = new FfmpegBridge({ plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, logger: this.logger });
+    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, logger: this.logger });
     this.bridgeInstance = bridge;
     this.logger.info({ transcode: plan.transcode, reason: plan.reason }, 'RTMP stream live');
     bridge.start();
-    for (const packet of this.pending.splice(0)) bridge.write(packet);
   }
 
   private readMetadataBitrate(packet: AVPacket): void {
@@ -285,7 +294,10 @@ export class RtmpIngest {
   /** What RTMP ingest refuses before the registry is asked: bad names, and half-second (WebRTC-only) domains. */
   private checkPublish(request: PublishRequest): void {
     if (!NAME.test(request.app) || !NAME.test(request.stream)) throw new HttpError(400, `invalid stream name ${request.app}/${request.stream}`);
-    const mode = this.config.domains.find((d) => d.host === request.host)?.latencyMode ?? this.config.latencyMode;
-    if (mode === 'half-second') throw new HttpError(403, `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
+    if (latencyModeOf(this.config, request.host) === 'half-second') throw new HttpError(403, `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
   }
+}
+
+function tagOf(packet: AVPacket): FlvTag {
+  return { type: packet.codec_type, timestamp: packet.dts, data: packet.data };
 }

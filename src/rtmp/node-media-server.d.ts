@@ -49,6 +49,10 @@ declare module 'node-media-server/src/protocol/flv.js' {
   import type AVPacket from 'node-media-server/src/core/avpacket.js';
 
   export default class Flv {
+    /** Called for each tag the parser completes; the packet's data buffer is reused for the next tag. */
+    onPacketCallback: (packet: AVPacket) => void;
+    /** Feeds FLV bytes; returns an error message when they are not FLV. */
+    parserData(buffer: Buffer): string | null;
     static createHeader(hasAudio: boolean, hasVideo: boolean): Buffer;
     static createMessage(packet: AVPacket): Buffer;
   }

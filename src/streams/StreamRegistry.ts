@@ -1,10 +1,12 @@
 // The live streams by name (app/stream) and the rules of going live: one publisher per name (409, or takeover
 // if configured), admission through the Authorizer, a Room per live stream, offline when the room closes.
-// It is signaling/'s StreamGate.
+// It is signaling/'s StreamGate, and tells the rest of the server when streams go live and offline.
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Room, Sfu } from '../../sfu/index.js';
 import { HttpError, type MediaRequest, type PublishAdmission, type StreamGate } from '../../signaling/index.js';
 import type { Authorizer } from '../auth/Authorizer.js';
+import type { FlvSource } from '../flv/FlvFeed.js';
 
 export type IngestProtocol = 'whip' | 'rtmp';
 
@@ -16,6 +18,8 @@ export interface PublishDetails {
   transcode: TranscodePath;
   /** The ingest URL's query (e.g. auth_key, record_config), for the features that read it. */
   query: Record<string, string>;
+  /** The stream as FLV tags, when the ingest has them (RTMP); WebRTC streams get one from the SFU egress. */
+  feed?: FlvSource;
 }
 
 /** An admission whose commit also says how the stream came in. */
@@ -23,16 +27,31 @@ export interface RegistryAdmission extends PublishAdmission {
   commit(publisher: { close(reason: string): void }, details?: PublishDetails): void;
 }
 
-export interface LiveStream extends PublishDetails {
+export type LatencyMode = 'sub-second' | 'half-second';
+
+export interface LiveStream extends Omit<PublishDetails, 'feed'> {
   app: string;
   stream: string;
+  /** The ingest request's host (its domain). */
+  host: string;
+  latencyMode: LatencyMode;
   room: Room;
+  /** The stream as FLV tags for the standard-latency side (HLS, HTTP-FLV, relays, recording). */
+  feed: FlvSource;
   startedAt: Date;
   /** Close the publisher (the room follows). */
   kick(reason: string): void;
 }
 
-export class StreamRegistry implements StreamGate {
+export interface RegistryOptions {
+  conflict: 'reject' | 'takeover';
+  /** The latency mode of a request's domain (its host). */
+  latencyMode: (host: string) => LatencyMode;
+  /** The FLV feed of a stream whose ingest has none (WebRTC): the SFU egress. */
+  egressFeed: (name: string, room: Room) => FlvSource;
+}
+
+export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate {
   private readonly live = new Map<string, LiveStream>();
   /** Names between admission and the publisher's creation. */
   private readonly pending = new Map<string, Room>();
@@ -40,15 +59,17 @@ export class StreamRegistry implements StreamGate {
   constructor(
     private readonly sfu: Sfu,
     private readonly authorizer: Authorizer,
-    private readonly conflict: 'reject' | 'takeover',
+    private readonly options: RegistryOptions,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
     this.authorizer.authorize('publish', request);
     const key = `${request.app}/${request.stream}`;
     const current = this.live.get(key);
-    if (this.pending.has(key) || (current && this.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
+    if (this.pending.has(key) || (current && this.options.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
     if (current) {
       this.logger.info({ stream: key }, 'publisher taken over by a new one');
       current.kick('taken over by a new publisher');
@@ -62,6 +83,9 @@ export class StreamRegistry implements StreamGate {
         const stream: LiveStream = {
           app: request.app,
           stream: request.stream,
+          host: request.host,
+          latencyMode: this.options.latencyMode(request.host),
+          feed: details?.feed ?? this.options.egressFeed(key, room),
           protocol: details?.protocol ?? 'whip',
           transcode: details?.transcode ?? 'none',
           query: details?.query ?? request.query,
@@ -73,8 +97,10 @@ export class StreamRegistry implements StreamGate {
         room.once('close', () => {
           if (this.live.get(key) === stream) this.live.delete(key);
           this.logger.info({ stream: key }, 'stream offline');
+          this.emit('offline', stream);
         });
         this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
+        this.emit('live', stream);
       },
       abort: () => {
         this.pending.delete(key);
@@ -89,6 +115,10 @@ export class StreamRegistry implements StreamGate {
     const stream = this.live.get(key);
     if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
     return Promise.resolve(stream.room);
+  }
+
+  get(app: string, stream: string): LiveStream | undefined {
+    return this.live.get(`${app}/${stream}`);
   }
 
   list(): LiveStream[] {

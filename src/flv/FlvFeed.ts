@@ -1,0 +1,154 @@
+// One live stream as FLV tags, for everything on the standard-latency side: HTTP-FLV players, the HLS muxer,
+// relays and recorders subscribe to it. It keeps what a late subscriber needs to start cleanly (metadata, sequence
+// headers, the current GOP) and keeps timestamps monotonic when its source restarts. A feed whose source costs
+// something (the SFU egress FFmpeg) runs that source only while someone subscribes.
+import { EventEmitter } from 'node:events';
+import { isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from './tag.js';
+
+/** Where a new subscriber starts: at the cached GOP (fast start), or at the next key frame (no old media). */
+export type FeedStart = 'gop' | 'keyframe';
+
+export interface FeedTracks {
+  audio: boolean;
+  video: boolean;
+}
+
+/** A source that only runs while the feed has subscribers. */
+export interface FeedDemand {
+  start(): void;
+  stop(): void;
+}
+
+export interface FeedSubscription {
+  close(): void;
+}
+
+/** What subscribers see of a feed. */
+export interface FlvSource {
+  readonly name: string;
+  readonly tracks: FeedTracks;
+  readonly ended: boolean;
+  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart): FeedSubscription;
+  once(event: 'end', listener: () => void): unknown;
+  off(event: 'end', listener: () => void): unknown;
+}
+
+/** A GOP longer than this is not cached (subscribers then start at the next key frame). */
+const MAX_GOP_BYTES = 32 * 1024 * 1024;
+/** Gap put between the last tag before a source restart and the first after it. */
+const RESTART_GAP_MS = 40;
+
+interface Subscriber {
+  onTag: (tag: FlvTag) => void;
+  /** Still waiting for its first key frame. */
+  waiting: boolean;
+}
+
+export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
+  private readonly subscribers = new Set<Subscriber>();
+  private metadata: FlvTag | undefined;
+  private videoHeader: FlvTag | undefined;
+  private audioHeader: FlvTag | undefined;
+  private gop: FlvTag[] = [];
+  private gopBytes = 0;
+  private offset = 0;
+  private lastTimestamp: number | undefined;
+  private rebase = false;
+  private endedFlag = false;
+
+  constructor(
+    readonly name: string,
+    readonly tracks: FeedTracks,
+    private readonly demand?: FeedDemand,
+  ) {
+    super();
+  }
+
+  get ended(): boolean {
+    return this.endedFlag;
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** The source restarted: its next tag starts a new timeline, which is moved to follow the last one. */
+  discontinuity(): void {
+    this.rebase = true;
+  }
+
+  push(source: FlvTag): void {
+    if (this.endedFlag) return;
+    if (this.rebase && this.lastTimestamp !== undefined) this.offset = this.lastTimestamp + RESTART_GAP_MS - source.timestamp;
+    this.rebase = false;
+    const tag = this.offset === 0 ? source : { ...source, timestamp: Math.max(0, source.timestamp + this.offset) };
+    if (tag.type !== TAG_SCRIPT) this.lastTimestamp = tag.timestamp;
+    const header = this.remember(tag);
+    const key = !this.tracks.video || isKeyFrame(tag);
+    if (!header) this.cache(tag, key);
+    for (const subscriber of this.subscribers) {
+      if (subscriber.waiting && !header) {
+        if (!key) continue;
+        subscriber.waiting = false;
+      }
+      subscriber.onTag(tag);
+    }
+  }
+
+  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart): FeedSubscription {
+    const subscriber: Subscriber = { onTag, waiting: true };
+    for (const header of [this.metadata, this.videoHeader, this.audioHeader]) if (header) onTag(header);
+    if (start === 'gop' && this.gop.length > 0) {
+      subscriber.waiting = false;
+      for (const tag of this.gop) onTag(tag);
+    }
+    this.subscribers.add(subscriber);
+    if (this.subscribers.size === 1) this.demand?.start();
+    return {
+      close: () => {
+        if (!this.subscribers.delete(subscriber)) return;
+        if (this.subscribers.size === 0 && !this.endedFlag) this.demand?.stop();
+      },
+    };
+  }
+
+  /** The stream is over: subscribers get 'end' and the source stops. */
+  end(): void {
+    if (this.endedFlag) return;
+    this.endedFlag = true;
+    if (this.subscribers.size > 0) this.demand?.stop();
+    this.subscribers.clear();
+    this.gop = [];
+    this.emit('end');
+  }
+
+  /** Keeps metadata and sequence headers for late subscribers; true if the tag was one. */
+  private remember(tag: FlvTag): boolean {
+    if (tag.type === TAG_SCRIPT) this.metadata = tag;
+    else if (!isSequenceHeader(tag)) return false;
+    else if (tag.type === TAG_VIDEO) this.videoHeader = tag;
+    else if (tag.type === TAG_AUDIO) this.audioHeader = tag;
+    return true;
+  }
+
+  private cache(tag: FlvTag, key: boolean): void {
+    if (key && tag.type === TAG_VIDEO) {
+      this.gop = [];
+      this.gopBytes = 0;
+    } else if (this.gop.length === 0 && this.tracks.video) {
+      return; // no key frame yet: nothing a decoder could start from
+    }
+    if (this.tracks.video || this.gop.length < 250) {
+      this.gop.push(tag);
+      this.gopBytes += tag.data.length;
+    } else {
+      this.gopBytes -= this.gop.shift()?.data.length ?? 0; // audio only: a few seconds are enough
+      this.gop.push(tag);
+      this.gopBytes += tag.data.length;
+    }
+    if (this.gopBytes > MAX_GOP_BYTES) {
+      this.gop = [];
+      this.gopBytes = 0;
+    }
+  }
+}
