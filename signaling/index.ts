@@ -139,7 +139,8 @@ function requireBody(body: unknown): string {
   return body;
 }
 
-function mediaRequest(request: FastifyRequest, params: { app: string; stream: string }): MediaRequest {
+/** What the gate needs to know of an HTTP request for a stream (also used by the HLS/FLV routes). */
+export function mediaRequest(request: FastifyRequest, params: { app: string; stream: string }): MediaRequest {
   const auth = request.headers.authorization;
   const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
   const query: Record<string, string> = {};

@@ -3,6 +3,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
@@ -13,11 +15,14 @@ import { SessionStore, signaling } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
 import { latencyModeOf, workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
+import { live } from './http/live.js';
 import { metrics } from './http/metrics.js';
 import { listenAddresses } from './network.js';
 import { RtmpIngest } from './rtmp/RtmpIngest.js';
+import { RelayManager } from './relay/RelayManager.js';
+import { LiveHls } from './standard/LiveHls.js';
 import { egressFeed } from './standard/SfuEgress.js';
-import { StreamRegistry } from './streams/StreamRegistry.js';
+import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
 
 export interface WhipcastServer {
   config: Config;
@@ -26,6 +31,8 @@ export interface WhipcastServer {
   registry: StreamRegistry;
   sessions: SessionStore;
   rtmp: RtmpIngest;
+  relays: RelayManager;
+  hls: LiveHls;
   /** The RTMP port actually bound. */
   rtmpPort: number;
   logger: Logger;
@@ -70,6 +77,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.child({ component: 'streams' }),
   );
 
+  const relays = new RelayManager(registry, config.relays, logger.child({ component: 'relay' }));
+  const hlsRoot = config.standard.hlsDirectory ?? (await mkdtemp(join(tmpdir(), 'whipcast-hls-')));
+  const hls = new LiveHls(
+    { root: hlsRoot, segmentSeconds: config.standard.hlsSegmentSeconds, listSize: config.standard.hlsListSize, idleSeconds: config.standard.hlsIdleSeconds },
+    logger.child({ component: 'hls' }),
+  );
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });
   let rtmpPort: number;
@@ -77,7 +90,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
     await http.register(cors, { origin: config.http.corsOrigin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
-    await http.register(api, { sfu, registry, adminToken: config.auth.adminToken, isReady: () => ready });
+    const extras = { relays: (stream: LiveStream) => relays.statusOf(stream), hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }) };
+    await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready });
+    if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(metrics, { streams: registry });
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
@@ -105,6 +120,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     registry,
     sessions,
     rtmp,
+    relays,
+    hls,
     rtmpPort,
     logger,
     httpUrl,
@@ -114,8 +131,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await rtmp.close();
         registry.closeAll('server shutting down');
         sessions.closeAll('server shutting down');
+        await Promise.all([relays.close(), hls.close()]);
         await http.close();
         sfu.close();
+        if (config.standard.hlsDirectory === undefined) await rm(hlsRoot, { recursive: true, force: true });
       })()),
   };
 }

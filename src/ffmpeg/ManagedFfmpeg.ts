@@ -93,6 +93,7 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
       if (child?.pid) this.emit('spawn', child.pid);
     });
     command.on('stderr', (line: string) => {
+      if (line.trim() === '') return;
       if (PROGRESS_LINE.test(line)) {
         if (line.startsWith('progress=') && this.command === command) {
           this.current = 'running';

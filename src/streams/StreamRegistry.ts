@@ -117,6 +117,18 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return Promise.resolve(stream.room);
   }
 
+  /** A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second domains refuse. */
+  admitStandardPlay(request: MediaRequest): LiveStream {
+    this.authorizer.authorize('play', request);
+    const key = `${request.app}/${request.stream}`;
+    const stream = this.live.get(key);
+    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
+    if (stream.latencyMode === 'half-second') {
+      throw new HttpError(403, `stream ${key} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
+    }
+    return stream;
+  }
+
   get(app: string, stream: string): LiveStream | undefined {
     return this.live.get(`${app}/${stream}`);
   }

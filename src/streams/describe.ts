@@ -2,6 +2,9 @@
 import { paramsOf } from '../../sfu/index.js';
 import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
+/** Parts of a stream's description owned elsewhere (relays, recording, HLS), keyed by field name. */
+export type StreamExtras = Record<string, (live: LiveStream) => unknown>;
+
 export interface TrackInfo {
   kind: string;
   codec: string;
@@ -22,9 +25,11 @@ export interface StreamInfo {
   tracks: TrackInfo[];
   /** What the server transcodes for WebRTC viewers (always "none" for WHIP). */
   transcode: TranscodePath;
+  latencyMode: string;
+  [extra: string]: unknown;
 }
 
-export async function describeStream(live: LiveStream): Promise<StreamInfo> {
+export async function describeStream(live: LiveStream, extras: StreamExtras = {}): Promise<StreamInfo> {
   const tracks = await Promise.all(
     live.room.producers.map(async (producer): Promise<TrackInfo> => {
       const codec = producer.rtpParameters.codecs[0];
@@ -48,5 +53,7 @@ export async function describeStream(live: LiveStream): Promise<StreamInfo> {
     viewersByWorker: live.room.viewersByWorker(),
     tracks,
     transcode: live.transcode,
+    latencyMode: live.latencyMode,
+    ...Object.fromEntries(Object.entries(extras).map(([field, describe]) => [field, describe(live)])),
   };
 }

@@ -1,10 +1,11 @@
 // RTMP ingest with a real FFmpeg encoder pushing to the running server and a real WebRTC viewer (werift): each
 // transcode path of seed 002, what viewers receive, and what happens when the encoder or the bridge dies.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
+import { rtmpEncoder, type EncoderOptions } from '../helpers/encoder.js';
 import { decodeH264, h264AnnexB } from '../helpers/media.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { view, type Viewer } from '../helpers/werift.js';
@@ -22,29 +23,9 @@ afterAll(async () => {
   await server?.close();
 });
 
-interface EncoderOptions {
-  bframes?: number;
-  audio?: boolean;
-  codec?: 'libx264' | 'flv';
-  host?: string;
-}
-
-/** FFmpeg encoding a test pattern (and a tone) and pushing it over RTMP, as an encoder in the field would. */
-function encode(path: string, options: EncoderOptions = {}): ChildProcess {
-  const video = options.codec === 'flv'
-    ? ['-c:v', 'flv', '-b:v', '800k']
-    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', String(options.bframes ?? 0), '-g', '30', '-pix_fmt', 'yuv420p', '-b:v', '1000k'];
-  const args = [
-    '-hide_banner', '-loglevel', 'error', '-re',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-    ...(options.audio === false ? [] : ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100']),
-    '-map', '0:v', ...video,
-    ...(options.audio === false ? [] : ['-map', '1:a', '-c:a', 'aac', '-b:a', '96k']),
-    '-f', 'flv', `rtmp://${options.host ?? '127.0.0.1'}:${server.rtmpPort}/${path}`,
-  ];
-  const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+function encode(path: string, options: EncoderOptions & { host?: string } = {}): ChildProcess {
+  const child = rtmpEncoder(`rtmp://${options.host ?? '127.0.0.1'}:${server.rtmpPort}/${path}`, options);
   encoders.push(child);
-  child.stderr?.resume();
   return child;
 }
 

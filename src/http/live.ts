@@ -1,0 +1,71 @@
+// Playback on the embedded standard-latency domain: /live/{app}/{stream}.m3u8 (HLS, with its segments
+// /live/{app}/{stream}-{n}.ts) and /live/{app}/{stream}.flv (HTTP-FLV). Same authorization as WHEP; streams of
+// half-second (WebRTC-only) domains are refused.
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { HttpError, mediaRequest, STREAM_NAME_PATTERN } from '../../signaling/index.js';
+import { encodeTag, flvHeader } from '../flv/tag.js';
+import type { LiveHls } from '../standard/LiveHls.js';
+import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
+
+export interface LiveOptions {
+  registry: StreamRegistry;
+  hls: LiveHls;
+}
+
+/** A slow HTTP-FLV client is disconnected rather than buffered without bound. */
+const MAX_FLV_BACKLOG_BYTES = 8 * 1024 * 1024;
+const FILE = /^(?<stream>.+?)(?:\.(?<ext>m3u8|flv)|-(?<segment>\d+)\.ts)$/;
+const NAME = new RegExp(STREAM_NAME_PATTERN);
+
+export async function live(fastify: FastifyInstance, options: LiveOptions): Promise<void> {
+  const params = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), file: Type.String({ maxLength: 160 }) });
+  fastify.get<{ Params: { app: string; file: string } }>('/live/:app/:file', { schema: { params } }, async (request, reply) => {
+    const match = FILE.exec(request.params.file)?.groups;
+    const stream = match?.stream ?? '';
+    if (!match || !NAME.test(stream)) throw new HttpError(404, `no such file: expected {stream}.m3u8, {stream}.flv or {stream}-{n}.ts`);
+    const ext = match.ext ?? 'ts';
+    const liveStream = admit(options.registry, request, request.params.app, stream, ext);
+    void reply.header('cache-control', 'no-cache');
+    if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request, reply));
+    if (ext === 'm3u8') return reply.type('application/vnd.apple.mpegurl').send(await readFile(await options.hls.playlist(liveStream)));
+    const segment = options.hls.segment(liveStream, request.params.file);
+    if (!segment) throw new HttpError(404, `segment ${request.params.file} is not (or no longer) available`);
+    return reply.type('video/mp2t').send(createReadStream(segment));
+  });
+}
+
+function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): LiveStream {
+  const media = mediaRequest(request, { app, stream });
+  // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md).
+  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext}` });
+}
+
+/** The live stream as FLV: header, metadata and sequence headers, the current GOP, then live tags. */
+function flvStream(live: LiveStream, request: FastifyRequest, reply: FastifyReply): PassThrough {
+  const out = new PassThrough();
+  out.write(flvHeader(live.feed.tracks.audio, live.feed.tracks.video));
+  const subscription = live.feed.subscribe((tag) => {
+    if (out.writableLength > MAX_FLV_BACKLOG_BYTES) {
+      request.log.warn({ stream: `${live.app}/${live.stream}` }, 'HTTP-FLV client too slow; disconnecting');
+      finish();
+      out.destroy();
+      return;
+    }
+    out.write(encodeTag(tag));
+  }, 'gop');
+  const end = (): void => {
+    finish();
+    out.end();
+  };
+  function finish(): void {
+    subscription.close();
+    live.feed.off('end', end);
+  }
+  live.feed.once('end', end);
+  reply.raw.once('close', finish); // the player went away
+  return out;
+}

@@ -1,0 +1,70 @@
+// FFmpeg as the media tools a user would run: an encoder pushing a test pattern (and a tone) over RTMP, an RTMP
+// server receiving a push (`-listen 1`), and ffprobe reading what came out.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface EncoderOptions {
+  bframes?: number;
+  audio?: boolean;
+  codec?: 'libx264' | 'flv';
+  /** Key-frame interval in frames (30 fps). */
+  gop?: number;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function track(child: ChildProcess): ChildProcess {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  child.stderr?.resume();
+  return child;
+}
+
+/** FFmpeg encoding a test pattern (and a tone) and pushing it over RTMP, as an encoder in the field would. */
+export function rtmpEncoder(url: string, options: EncoderOptions = {}): ChildProcess {
+  const video = options.codec === 'flv'
+    ? ['-c:v', 'flv', '-b:v', '800k']
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', String(options.bframes ?? 0), '-g', String(options.gop ?? 30), '-pix_fmt', 'yuv420p', '-b:v', '1000k'];
+  const audio = options.audio !== false;
+  const args = [
+    '-hide_banner', '-loglevel', 'error', '-re',
+    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    ...(audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'] : []),
+    '-map', '0:v', ...video,
+    ...(audio ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '96k'] : []),
+    '-f', 'flv', url,
+  ];
+  return track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
+/** An RTMP server for one push (FFmpeg's listen mode), writing what it receives to an FLV file. */
+export function rtmpReceiver(url: string, file: string): ChildProcess {
+  return track(spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-listen', '1', '-i', url, '-c', 'copy', '-f', 'flv', '-y', file], { stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
+export interface Probed {
+  codecs: string[];
+  /** Video frames decoded (ffmpeg decodes the whole input, or `frames` of it). */
+  videoFrames: number;
+  durationSeconds: number;
+}
+
+/** What ffprobe finds in a file or URL, and how many video frames FFmpeg decodes from it. */
+export async function probe(input: string, options: { frames?: number } = {}): Promise<Probed> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,codec_type:format=duration', '-of', 'json', input], { timeout: 30_000 });
+  const info = JSON.parse(stdout) as { streams?: { codec_name?: string; codec_type?: string }[]; format?: { duration?: string } };
+  const limit = options.frames === undefined ? [] : ['-frames:v', String(options.frames)];
+  const { stderr } = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-stats', '-i', input, ...limit, '-map', '0:v:0', '-f', 'null', '-'], { timeout: 60_000 });
+  const frames = [...stderr.matchAll(/frame=\s*(\d+)/g)].at(-1)?.[1];
+  return {
+    // Audio and video only: a live HLS stream may also carry a timed-metadata (data) stream.
+    codecs: (info.streams ?? []).filter((s) => s.codec_type === 'audio' || s.codec_type === 'video').map((s) => s.codec_name ?? 'unknown').sort(),
+    videoFrames: Number(frames ?? 0),
+    durationSeconds: Number(info.format?.duration ?? 0),
+  };
+}
