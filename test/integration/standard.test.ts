@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
 import { probe, rtmpEncoder, rtmpReceiver } from '../helpers/encoder.js';
 import { freePortRange } from '../helpers/ports.js';
+import { childCommands } from '../helpers/proc.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { publish, type Publisher } from '../helpers/werift.js';
 
@@ -50,6 +51,17 @@ async function whipLive(app: string, stream: string, video: 'H264' | 'VP8' = 'H2
 }
 
 describe('embedded HLS and HTTP-FLV', () => {
+  it('runs the SFU egress FFmpeg of a WebRTC stream only while something plays it', async () => {
+    // First in the file, while no other WebRTC stream is played on the standard side.
+    await whipLive('egress', 'on-demand');
+    const egresses = (): number => childCommands('ffmpeg', '-f sdp', '-f flv').length;
+    expect(egresses()).toBe(0);
+    const played = probe(`${server.httpUrl}/live/egress/on-demand.flv`, { frames: 15 });
+    await waitUntil(() => egresses() === 1, 'egress FFmpeg started');
+    expect((await played).videoFrames).toBe(15);
+    await waitUntil(() => egresses() === 0, 'egress FFmpeg gone after the player left');
+  });
+
   it('serves an RTMP stream (with B-frames, kept as published) as HLS and HTTP-FLV that FFmpeg plays', async () => {
     const encoder = await rtmpLive('live', 'rtmp-hls', { bframes: 2 });
     const hls = await probe(`${server.httpUrl}/live/live/rtmp-hls.m3u8`, { frames: 45 });
