@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { recordingConfigProblems, RecordingConfigSchema } from './recording/config.js'; // recording
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
 export const RelayRuleSchema = Type.Object(
@@ -101,6 +102,8 @@ export const ConfigSchema = Type.Object(
     ),
     /** Relays: push matching live streams to other RTMP servers (nginx-rtmp, SRS, a CDN's ingest). */
     relays: Type.Array(RelayRuleSchema, { default: [] }),
+    /** Recording: templates, storage directory, on-demand and event callbacks (src/recording). */
+    recording: RecordingConfigSchema,
     log: Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) },
       { default: {}, additionalProperties: false },
@@ -123,6 +126,9 @@ export function resolveConfig(input: unknown): Config {
     const lines = errors.slice(0, 10).map((e) => `${e.instancePath || '/'}: ${e.message}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  // recording: template ranges, with messages naming the field and its range
+  const recordingProblems = recordingConfigProblems((value as Config).recording);
+  if (recordingProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${recordingProblems.join('\n  ')}`);
   return value as Config;
 }
 

@@ -1,0 +1,104 @@
+// The recording control API (admin-protected like /api/streams): templates CRUD, manual commands, the index
+// (list, get, clip, merge, delete). Template ranges are checked by validateTemplate so a 400 names field and range.
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import { HttpError } from '../../signaling/index.js';
+import { IndexError } from '../recording/RecordingIndex.js';
+import type { RecordingService } from '../recording/RecordingService.js';
+import { TemplateError } from '../recording/templates.js';
+import { adminRefusal } from './api.js';
+
+export interface RecordingApiOptions {
+  recording: RecordingService;
+  adminToken: string | undefined;
+}
+
+const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
+const CommandParams = Type.Object({
+  app: Type.String({ minLength: 1 }),
+  stream: Type.String({ minLength: 1 }),
+  command: Type.Union([Type.Literal('start'), Type.Literal('stop'), Type.Literal('restart'), Type.Literal('cancel_delay')]),
+});
+const CommandBody = Type.Union([Type.Object({ templateId: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false }), Type.Null()]);
+const ListQuery = Type.Object({
+  app: Type.Optional(Type.String()),
+  stream: Type.Optional(Type.String()),
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+});
+const ClipBody = Type.Object({ id: Type.String({ minLength: 1 }), from: Type.String({ format: 'date-time' }), to: Type.String({ format: 'date-time' }) }, { additionalProperties: false });
+const MergeBody = Type.Object({ ids: Type.Array(Type.String({ minLength: 1 }), { minItems: 2, maxItems: 100 }) }, { additionalProperties: false });
+/** Shape and ranges are checked by validateTemplate (readable messages); here only "an object". */
+const TemplateBody = Type.Object({}, { additionalProperties: true });
+
+function date(text: string | undefined, name: string): Date | undefined {
+  if (text === undefined) return undefined;
+  const value = new Date(text);
+  if (Number.isNaN(value.getTime())) throw new HttpError(400, `${name} must be an ISO date-time, got ${text}`);
+  return value;
+}
+
+/** Maps the recording modules' errors to clean HTTP replies. */
+async function http<T>(work: () => T | Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TemplateError) throw new HttpError(400, error.message);
+    if (error instanceof IndexError) throw new HttpError(error.statusCode, error.message);
+    throw error;
+  }
+}
+
+export function recordingsApi(fastify: FastifyInstance, options: RecordingApiOptions, done: (error?: Error) => void): void {
+  const { recording } = options;
+  fastify.addHook('onRequest', (request, _reply, next) => next(adminRefusal(request, options.adminToken)));
+
+  fastify.get('/api/record-templates', () => ({ templates: recording.listTemplates() }));
+  fastify.get<{ Params: Static<typeof IdParams> }>('/api/record-templates/:id', { schema: { params: IdParams } }, (request) => {
+    const template = recording.getTemplate(request.params.id);
+    if (!template) throw new HttpError(404, `record template ${request.params.id} not found`);
+    return template;
+  });
+  fastify.put<{ Params: Static<typeof IdParams>; Body: Static<typeof TemplateBody> }>(
+    '/api/record-templates/:id',
+    { schema: { params: IdParams, body: TemplateBody } },
+    (request) => http(() => recording.putTemplate({ ...(request.body as Record<string, unknown>), id: request.params.id })),
+  );
+  fastify.delete<{ Params: Static<typeof IdParams> }>('/api/record-templates/:id', { schema: { params: IdParams } }, (request, reply) => {
+    if (!recording.deleteTemplate(request.params.id)) throw new HttpError(404, `record template ${request.params.id} not found`);
+    return reply.code(204).send();
+  });
+
+  fastify.post<{ Params: Static<typeof CommandParams>; Body: Static<typeof CommandBody> }>(
+    '/api/recordings/:app/:stream/:command',
+    { schema: { params: CommandParams, body: CommandBody } },
+    async (request) => {
+      const { app, stream, command } = request.params;
+      const state = await http(() => recording.command(app, stream, command, request.body?.templateId));
+      return { app, stream, command, recording: state ?? null };
+    },
+  );
+
+  fastify.get<{ Querystring: Static<typeof ListQuery> }>('/api/recordings', { schema: { querystring: ListQuery } }, (request) => {
+    const { app, stream, from, to } = request.query;
+    return { recordings: recording.index.list({ app, stream, from: date(from, 'from'), to: date(to, 'to') }) };
+  });
+  fastify.get<{ Params: Static<typeof IdParams> }>('/api/recordings/:id', { schema: { params: IdParams } }, (request) => {
+    const record = recording.index.get(request.params.id);
+    if (!record) throw new HttpError(404, `recording ${request.params.id} not found`);
+    return record;
+  });
+  fastify.post<{ Body: Static<typeof ClipBody> }>('/api/recordings/clip', { schema: { body: ClipBody } }, (request, reply) =>
+    http(async () => reply.code(201).send(await recording.index.clip(request.body.id, date(request.body.from, 'from') ?? new Date(0), date(request.body.to, 'to') ?? new Date()))),
+  );
+  fastify.post<{ Body: Static<typeof MergeBody> }>('/api/recordings/merge', { schema: { body: MergeBody } }, (request, reply) =>
+    http(async () => reply.code(201).send(await recording.index.merge(request.body.ids))),
+  );
+  fastify.delete<{ Params: Static<typeof IdParams> }>('/api/recordings/:id', { schema: { params: IdParams } }, (request, reply) =>
+    http(async () => {
+      await recording.index.delete(request.params.id);
+      return reply.code(204).send();
+    }),
+  );
+  done();
+}
