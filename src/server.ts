@@ -23,6 +23,8 @@ import { RelayManager } from './relay/RelayManager.js';
 import { LiveHls } from './standard/LiveHls.js';
 import { egressFeed } from './standard/SfuEgress.js';
 import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
+import { RecordingService } from './recording/RecordingService.js'; // recording
+import { recordingsApi } from './http/recordings.js'; // recording
 
 export interface WhipcastServer {
   config: Config;
@@ -31,6 +33,8 @@ export interface WhipcastServer {
   registry: StreamRegistry;
   sessions: SessionStore;
   rtmp: RtmpIngest;
+  /** Recording templates, recorders and the recordings index (recording). */
+  recording: RecordingService;
   relays: RelayManager;
   hls: LiveHls;
   /** The RTMP port actually bound. */
@@ -83,6 +87,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     { root: hlsRoot, segmentSeconds: config.standard.hlsSegmentSeconds, listSize: config.standard.hlsListSize, idleSeconds: config.standard.hlsIdleSeconds },
     logger.child({ component: 'hls' }),
   );
+  // recording: after the registry (it listens to live/offline); close() finalises what it records
+  const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }));
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });
   let rtmpPort: number;
@@ -93,12 +99,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const extras = { relays: (stream: LiveStream) => relays.statusOf(stream), hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }) };
     await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready });
     if (config.standard.enabled) await http.register(live, { registry, hls });
+    await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
     await http.register(metrics, { streams: registry });
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
     rtmpPort = await rtmp.listen();
   } catch (error) {
     await rtmp.close();
+    await recording.close(); // recording
     await http.close();
     sfu.close();
     throw error;
@@ -120,6 +128,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     registry,
     sessions,
     rtmp,
+    recording,
     relays,
     hls,
     rtmpPort,
@@ -131,6 +140,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await rtmp.close();
         registry.closeAll('server shutting down');
         sessions.closeAll('server shutting down');
+        // recording: the streams are over; finalise every open recording now (no splice wait), nothing lost
+        await recording.close();
         await Promise.all([relays.close(), hls.close()]);
         await http.close();
         sfu.close();

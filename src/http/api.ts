@@ -40,7 +40,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
   });
 }
 
-function adminRefusal(request: FastifyRequest, token: string | undefined): HttpError | undefined {
+export function adminRefusal(request: FastifyRequest, token: string | undefined): HttpError | undefined {
   if (token === undefined) {
     return isLoopback(request.socket.remoteAddress ?? '') ? undefined : new HttpError(403, 'the control API answers loopback clients only until an admin token is configured');
   }
