@@ -1,0 +1,81 @@
+// FLV tags and the per-stream feed: tag classification, byte format round trip through node-media-server's parser,
+// where late subscribers start, and monotonic timestamps across a source restart.
+import { describe, expect, it } from 'vitest';
+import { FlvFeed } from '../../src/flv/FlvFeed.js';
+import { encodeTag, flvHeader, FlvDemuxer, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from '../../src/flv/tag.js';
+
+const avcHeader = (t = 0): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 0, 0, 0, 0, 1, 0x42]) });
+const key = (t: number): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 1, 0, 0, 0, 0xaa]) });
+const inter = (t: number): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x27, 1, 0, 0, 0, 0xbb]) });
+const aacHeader = (t = 0): FlvTag => ({ type: TAG_AUDIO, timestamp: t, data: Buffer.from([0xaf, 0, 0x11, 0x90]) });
+const aac = (t: number): FlvTag => ({ type: TAG_AUDIO, timestamp: t, data: Buffer.from([0xaf, 1, 0x21]) });
+const metadata: FlvTag = { type: TAG_SCRIPT, timestamp: 0, data: Buffer.from('onMetaData') };
+
+describe('FLV tags', () => {
+  it('tells key frames and sequence headers apart', () => {
+    expect(isSequenceHeader(avcHeader())).toBe(true);
+    expect(isKeyFrame(avcHeader())).toBe(false); // flagged "key" in FLV, but it is configuration
+    expect(isKeyFrame(key(0))).toBe(true);
+    expect(isKeyFrame(inter(0))).toBe(false);
+    expect(isSequenceHeader(aacHeader())).toBe(true);
+    expect(isSequenceHeader(aac(0))).toBe(false);
+  });
+
+  it('encodes tags that the FLV parser reads back, including 32-bit timestamps', async () => {
+    const tags = [metadata, avcHeader(), key(40), aac(0x01020304)];
+    const parsed: FlvTag[] = [];
+    const demuxer = new FlvDemuxer((tag) => parsed.push(tag));
+    const bytes = Buffer.concat([flvHeader(true, true), ...tags.map(encodeTag)]);
+    // Fed in small pieces, as a pipe delivers them.
+    for (let i = 0; i < bytes.length; i += 7) expect(demuxer.write(bytes.subarray(i, i + 7))).toBeUndefined();
+    expect(parsed).toEqual(tags);
+    expect(new FlvDemuxer(() => undefined).write(Buffer.concat([flvHeader(true, true), Buffer.from([9, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0, 0, 99])]))).toMatch(/error/);
+  });
+});
+
+describe('FlvFeed', () => {
+  it('starts a late subscriber with the headers and the current GOP, or at the next key frame', () => {
+    const feed = new FlvFeed('live/a', { audio: true, video: true });
+    for (const tag of [metadata, avcHeader(), aacHeader(), inter(0), key(40), aac(41), inter(80)]) feed.push(tag);
+    const fromGop: FlvTag[] = [];
+    feed.subscribe((t) => fromGop.push(t), 'gop');
+    expect(fromGop.map((t) => t.timestamp)).toEqual([0, 0, 0, 40, 41, 80]);
+    expect(fromGop[3]).toEqual(key(40)); // the inter frame before the key frame is not kept
+
+    const fromKey: FlvTag[] = [];
+    feed.subscribe((t) => fromKey.push(t), 'keyframe');
+    feed.push(aac(90)); // before the next key frame: not delivered
+    feed.push(key(120));
+    feed.push(inter(160));
+    expect(fromKey.map((t) => t.timestamp)).toEqual([0, 0, 0, 120, 160]);
+  });
+
+  it('keeps timestamps monotonic when its source restarts from zero', () => {
+    const feed = new FlvFeed('live/b', { audio: false, video: true });
+    const seen: number[] = [];
+    feed.subscribe((t) => seen.push(t.timestamp), 'keyframe');
+    feed.push(key(1000));
+    feed.push(inter(1040));
+    feed.discontinuity();
+    feed.push(key(0));
+    feed.push(inter(40));
+    expect(seen).toEqual([1000, 1040, 1080, 1120]);
+  });
+
+  it('runs an on-demand source only while someone subscribes, and ends subscribers with the stream', () => {
+    const calls: string[] = [];
+    const feed = new FlvFeed('live/c', { audio: true, video: false }, { start: () => calls.push('start'), stop: () => calls.push('stop') });
+    const a = feed.subscribe(() => undefined, 'gop');
+    const b = feed.subscribe(() => undefined, 'gop');
+    a.close();
+    expect(calls).toEqual(['start']);
+    b.close();
+    expect(calls).toEqual(['start', 'stop']);
+    let ended = false;
+    feed.subscribe(() => undefined, 'gop');
+    feed.once('end', () => (ended = true));
+    feed.end();
+    expect(ended).toBe(true);
+    expect(calls).toEqual(['start', 'stop', 'start', 'stop']);
+  });
+});
