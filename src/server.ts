@@ -96,7 +96,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
     await http.register(cors, { origin: config.http.corsOrigin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
-    const extras = { relays: (stream: LiveStream) => relays.statusOf(stream), hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }) };
+    const extras = {
+      relays: (stream: LiveStream) => relays.statusOf(stream),
+      recording: (stream: LiveStream) => recording.stateOf(stream.app, stream.stream) ?? null,
+      hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }),
+    };
     await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready });
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording

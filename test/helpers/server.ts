@@ -3,7 +3,8 @@ import { resolveConfig, type Config } from '../../src/config.js';
 import { startServer, type WhipcastServer } from '../../src/server.js';
 import { freePortRange } from './ports.js';
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+/** A config override: any setting may be left out, also inside list items (the schema fills in defaults). */
+type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<WhipcastServer> {
   const workers = overrides.rtc?.workers ?? 1;
