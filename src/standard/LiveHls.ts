@@ -36,7 +36,9 @@ export class LiveHls {
 
   /** The stream's playlist file, starting its muxer if needed and waiting for the first segment. */
   async playlist(live: LiveStream): Promise<string> {
-    const muxer = this.muxers.get(key(live)) ?? (await this.start(live));
+    let muxer = this.muxers.get(key(live));
+    if (muxer && muxer.live !== live) await this.stop(muxer); // the muxer of an earlier publish of this name
+    muxer = this.muxers.get(key(live)) ?? (await this.start(live));
     this.touch(muxer);
     // The first playlist appears once the first segment is cut: about one segment after the first key frame.
     const deadline = Date.now() + (this.options.segmentSeconds * 4 + 10) * 1000;
@@ -51,7 +53,7 @@ export class LiveHls {
   /** A segment file of a stream whose muxer runs, or undefined. */
   segment(live: LiveStream, name: string): string | undefined {
     const muxer = this.muxers.get(key(live));
-    if (!muxer) return undefined;
+    if (muxer?.live !== live) return undefined;
     this.touch(muxer);
     const path = join(this.options.root, live.app, name);
     return existsSync(path) ? path : undefined;
