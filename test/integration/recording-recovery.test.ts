@@ -1,0 +1,78 @@
+// The built CLI server SIGKILLed mid-recording: after a restart on the same directory the recording is recovered
+// (committed segments kept, the .part segment salvaged), finalised, listed, and it decodes.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import type { RecordingRecord } from '../../src/recording/RecordingIndex.js';
+import { freePortRange } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/server.js';
+
+const main = new URL('../../dist/src/main.js', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null && child.pid) child.kill('SIGKILL');
+});
+
+function run(config: string): ChildProcess {
+  const child = spawn(process.execPath, [main, '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr?.resume();
+  children.push(child);
+  return child;
+}
+
+async function indexEntries(dir: string): Promise<RecordingRecord[]> {
+  const files = await readdir(join(dir, 'index')).catch(() => []);
+  return Promise.all(files.filter((f) => f.endsWith('.json')).map(async (f) => JSON.parse(await readFile(join(dir, 'index', f), 'utf8')) as RecordingRecord));
+}
+
+it('recovers a recording after the server was SIGKILLed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'whipcast-recovery-'));
+  const [httpPort, rtmpPort, rtcPort] = [await freePortRange(1), await freePortRange(1), await freePortRange(1)];
+  const config = join(dir, 'whipcast.json');
+  await writeFile(config, JSON.stringify({
+    http: { host: '127.0.0.1', port: httpPort },
+    rtmp: { host: '127.0.0.1', port: rtmpPort },
+    rtc: { port: rtcPort, workers: 1, listenIps: [{ ip: '127.0.0.1' }] },
+    log: { level: 'warn' },
+    recording: { directory: join(dir, 'rec'), templates: [{ id: 'all', formats: ['m3u8', 'mp4'], segmentSeconds: 5 }] },
+  }));
+  const base = `http://127.0.0.1:${httpPort}`;
+  const server = run(config);
+  await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 'healthz');
+  const encoder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '30', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmpPort}/live/crash`], { stdio: 'ignore' });
+  children.push(encoder);
+  // Two committed segments (≥ ~10 s), then some of a third in its .part file.
+  await waitUntil(async () => ((await indexEntries(join(dir, 'rec')))[0]?.segments.length ?? 0) >= 2, 'two committed segments', 40_000);
+  const before = (await indexEntries(join(dir, 'rec')))[0] as RecordingRecord;
+  const committed = before.segments.reduce((sum, s) => sum + s.durationSeconds, 0);
+  if (server.pid) server.kill('SIGKILL');
+  await once(server, 'exit');
+  if (encoder.pid) encoder.kill('SIGKILL');
+  expect(before.status).toBe('recording');
+
+  const restarted = run(config);
+  await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 'healthz after restart');
+  let record: RecordingRecord | undefined;
+  await waitUntil(async () => {
+    const response = await fetch(`${base}/api/recordings?app=live&stream=crash`);
+    record = ((await response.json()) as { recordings: RecordingRecord[] }).recordings.find((r) => r.id === before.id);
+    return record?.status === 'finished';
+  }, 'recovered recording listed as finished', 30_000);
+  if (!record) throw new Error('not recovered');
+  const total = record.segments.reduce((sum, s) => sum + s.durationSeconds, 0);
+  expect(total).toBeGreaterThanOrEqual(committed);
+  for (const file of record.files) {
+    const path = join(dir, 'rec', file.path);
+    const decoded = spawnSync('ffmpeg', ['-v', 'error', '-i', path, '-f', 'null', '-'], { encoding: 'utf8' });
+    expect(decoded.status, decoded.stderr).toBe(0);
+    expect(file.durationSeconds).toBeGreaterThanOrEqual(committed - 0.5);
+  }
+  expect(record.files.map((f) => f.format).sort()).toEqual(['m3u8', 'mp4']);
+  restarted.kill('SIGTERM');
+  await once(restarted, 'exit');
+});
