@@ -21,6 +21,7 @@ describe('template validation', () => {
     [{ spliceSeconds: 21601 }, 'spliceSeconds must be between 15 and 21600, got 21601'],
     [{ formats: ['m3u8', 'cmaf'] }, 'formats m3u8 and cmaf cannot be used together'],
     [{ formats: ['avi'] }, 'formats'],
+    [{ formats: ['cmaf'] }, 'format cmaf is not supported yet'],
     [{ naming: { file: '../escape/{StreamName}' } }, 'naming.file must be a relative path'],
   ])('refuses %j', (fields, message) => {
     expect(() => validateTemplate({ id: 't', ...fields })).toThrow(message);
