@@ -21,7 +21,7 @@ const MAX_FLV_BACKLOG_BYTES = 8 * 1024 * 1024;
 const FILE = /^(?<stream>.+?)(?:\.(?<ext>m3u8|flv)|-(?<segment>\d+)\.ts)$/;
 const NAME = new RegExp(STREAM_NAME_PATTERN);
 
-export async function live(fastify: FastifyInstance, options: LiveOptions): Promise<void> {
+export function live(fastify: FastifyInstance, options: LiveOptions, done: (error?: Error) => void): void {
   const params = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), file: Type.String({ maxLength: 160 }) });
   fastify.get<{ Params: { app: string; file: string } }>('/live/:app/:file', { schema: { params } }, async (request, reply) => {
     const match = FILE.exec(request.params.file)?.groups;
@@ -36,6 +36,7 @@ export async function live(fastify: FastifyInstance, options: LiveOptions): Prom
     if (!segment) throw new HttpError(404, `segment ${request.params.file} is not (or no longer) available`);
     return reply.type('video/mp2t').send(createReadStream(segment));
   });
+  done();
 }
 
 function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): LiveStream {

@@ -21,7 +21,7 @@ describe('FLV tags', () => {
     expect(isSequenceHeader(aac(0))).toBe(false);
   });
 
-  it('encodes tags that the FLV parser reads back, including 32-bit timestamps', async () => {
+  it('encodes tags that the FLV parser reads back, including 32-bit timestamps', () => {
     const tags = [metadata, avcHeader(), key(40), aac(0x01020304)];
     const parsed: FlvTag[] = [];
     const demuxer = new FlvDemuxer((tag) => parsed.push(tag));
