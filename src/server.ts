@@ -104,7 +104,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready });
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
-    await http.register(metrics, { streams: registry });
+    await http.register(metrics, { streams: registry, relays, isRecorded: (app, stream) => recording.stateOf(app, stream)?.state === 'recording' });
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
     rtmpPort = await rtmp.listen();

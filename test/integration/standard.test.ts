@@ -150,6 +150,7 @@ describe('relay to another RTMP server', () => {
     expect(['retrying', 'error']).toContain(status?.state);
     expect(status?.lastError).toMatch(/refused|error|failed/i);
     expect(status?.url).toBe(`rtmp://127.0.0.1:${deadPort}/live/cam`);
+    expect(await (await fetch(`${server.httpUrl}/metrics`)).text()).toMatch(/whipcast_relays\{state="(retrying|error)"\} [1-9]/);
     const flv = await probe(`${server.httpUrl}/live/unreachable/cam.flv`, { frames: 10 });
     expect(flv.videoFrames).toBe(10);
   });
