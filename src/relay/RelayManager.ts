@@ -62,6 +62,8 @@ class Relay {
 export class RelayManager {
   private readonly rules: StoredRelayRule[];
   private readonly relays = new Map<LiveStream, Relay[]>();
+  /** Relays finishing their push (graceful FFmpeg exit), awaited by close(). */
+  private readonly stopping = new Set<Promise<void>>();
   private nextId = 1;
 
   constructor(
@@ -106,6 +108,7 @@ export class RelayManager {
 
   async close(): Promise<void> {
     await Promise.all([...this.relays.keys()].map((live) => this.stopFor(live)));
+    await Promise.all([...this.stopping]);
   }
 
   private startFor(live: LiveStream, rules: StoredRelayRule[]): void {
@@ -132,7 +135,9 @@ export class RelayManager {
   private async stopFor(live: LiveStream): Promise<void> {
     const relays = this.relays.get(live);
     this.relays.delete(live);
-    await Promise.all((relays ?? []).map((r) => r.close()));
+    const stopped = Promise.all((relays ?? []).map((r) => r.close())).then(() => undefined);
+    this.stopping.add(stopped);
+    await stopped.finally(() => this.stopping.delete(stopped));
   }
 
   private newId(): string {

@@ -28,6 +28,8 @@ interface Muxer {
 
 export class LiveHls {
   private readonly muxers = new Map<string, Muxer>();
+  /** Muxers being stopped (FFmpeg exit, file removal) by stream: a new muxer of the name waits for it. */
+  private readonly stopping = new Map<string, Promise<void>>();
 
   constructor(
     private readonly options: LiveHlsOptions,
@@ -66,10 +68,12 @@ export class LiveHls {
 
   async close(): Promise<void> {
     await Promise.all([...this.muxers.values()].map((m) => this.stop(m)));
+    await Promise.all([...this.stopping.values()]);
   }
 
   private async start(live: LiveStream): Promise<Muxer> {
     const dir = join(this.options.root, live.app);
+    await this.stopping.get(key(live)); // the previous muxer's files go first: same names
     await mkdir(dir, { recursive: true });
     const existing = this.muxers.get(key(live));
     if (existing) return existing;
@@ -104,9 +108,15 @@ export class LiveHls {
     this.muxers.delete(key(muxer.live));
     clearTimeout(muxer.idleTimer);
     muxer.live.feed.off('end', muxer.stop);
-    await muxer.ffmpeg.close();
-    await removeStreamFiles(join(this.options.root, muxer.live.app), muxer.live.stream);
-    this.logger.info({ stream: key(muxer.live) }, 'HLS muxer stopped');
+    const stopped = (async () => {
+      await muxer.ffmpeg.close();
+      await removeStreamFiles(join(this.options.root, muxer.live.app), muxer.live.stream);
+      this.logger.info({ stream: key(muxer.live) }, 'HLS muxer stopped');
+    })();
+    this.stopping.set(key(muxer.live), stopped);
+    await stopped.finally(() => {
+      if (this.stopping.get(key(muxer.live)) === stopped) this.stopping.delete(key(muxer.live));
+    });
   }
 }
 
