@@ -29,6 +29,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(publishers.map((p) => p.close()));
   await server?.close();
+  // Every FFmpeg the server ran (bridges, egresses, HLS muxers, relays: they all read pipe:0) has exited.
+  expect(childCommands('ffmpeg', '-i pipe:0')).toEqual([]);
   await rm(dir, { recursive: true, force: true });
 });
 
