@@ -11,6 +11,8 @@ export interface MediaRequest {
   query: Record<string, string>;
   ip: string;
   host: string;
+  /** The Referer header (HTTP playback; RTMP and encoders send none). */
+  referer?: string | undefined;
   /** The URL path of the endpoint, e.g. /whip/live/cam1 (signed-URL checks hash the /{app}/{stream} part). */
   path: string;
 }

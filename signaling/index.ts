@@ -152,6 +152,7 @@ export function mediaRequest(request: FastifyRequest, params: { app: string; str
     query,
     ip: request.ip,
     host: (request.headers.host ?? '').replace(/:\d+$/, ''),
+    referer: request.headers.referer || undefined,
     path: request.url.split('?')[0] ?? request.url,
   };
 }

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
+import { accessListProblems } from './auth/lists.js';
+import { domainProblems, Domains } from './domains/Domains.js';
 import { recordingConfigProblems, RecordingConfigSchema } from './recording/config.js'; // recording
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
@@ -24,6 +26,37 @@ export type RelayRule = Static<typeof RelayRuleSchema>;
 
 const LatencyMode = Type.Union([Type.Literal('sub-second'), Type.Literal('half-second')], { default: 'sub-second' });
 
+// Access control (src/domains, src/auth/AccessAuthorizer): per domain, or top-level for the default domain.
+const StringList = Type.Array(Type.String({ minLength: 1 }));
+/** Referer lists of playback requests: exact hosts or wildcards (*.example.com), deny before allow. */
+const RefererSchema = Type.Object({ allow: Type.Optional(StringList), deny: Type.Optional(StringList), allowEmpty: Type.Boolean({ default: true }) }, { additionalProperties: false });
+/** Client address lists: addresses or CIDR ranges, IPv4 and IPv6; deny before allow. */
+const IpListSchema = Type.Object({ allow: Type.Optional(StringList), deny: Type.Optional(StringList) }, { additionalProperties: false });
+const SigningKeys = {
+  /** Signed URLs (method A, CONTRACT.md): with a key, every publish and play needs a valid auth_key. */
+  primaryKey: Type.Optional(Type.String({ minLength: 1 })),
+  /** Also accepted, for key rotation. */
+  secondaryKey: Type.Optional(Type.String({ minLength: 1 })),
+};
+export const DomainSchema = Type.Object(
+  {
+    host: Type.String({ minLength: 1 }),
+    latencyMode: LatencyMode,
+    /** ingest (receives streams), streaming (serves them) or, when left out, both. */
+    type: Type.Optional(Type.Union([Type.Literal('ingest'), Type.Literal('streaming')])),
+    /** For a streaming domain: the ingest domain its streams come from. */
+    ingestDomain: Type.Optional(Type.String({ minLength: 1 })),
+    auth: Type.Optional(
+      Type.Object({ ...SigningKeys, validityMinutes: Type.Integer({ minimum: 1, default: 1440 }) }, { additionalProperties: false }),
+    ),
+    referer: Type.Optional(RefererSchema),
+    ip: Type.Optional(IpListSchema),
+    /** Origins allowed to call this domain from a browser (default: http.corsOrigin). */
+    corsOrigins: Type.Optional(StringList),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     http: Type.Object(
@@ -41,7 +74,11 @@ export const ConfigSchema = Type.Object(
     /** Latency mode of the default domain: "half-second" domains are WebRTC only (no RTMP ingest). */
     latencyMode: LatencyMode,
     /** Per-host settings (the request's Host / RTMP tcUrl host); other hosts use the default domain. */
-    domains: Type.Array(Type.Object({ host: Type.String({ minLength: 1 }), latencyMode: LatencyMode }, { additionalProperties: false }), { default: [] }),
+    domains: Type.Array(DomainSchema, { default: [] }),
+    /** Referer lists of the default domain (playback only). */
+    referer: Type.Optional(RefererSchema),
+    /** Client IP lists of the default domain. */
+    ip: Type.Optional(IpListSchema),
     rtc: Type.Object(
       {
         /** WebRTC media port of worker 0; worker i uses port + i (UDP and TCP). */
@@ -71,6 +108,10 @@ export const ConfigSchema = Type.Object(
         playToken: Type.Optional(Type.String({ minLength: 1 })),
         /** If set, /api/* requires `Authorization: Bearer <adminToken>`; without it /api/* answers loopback only. */
         adminToken: Type.Optional(Type.String({ minLength: 1 })),
+        /** Signing keys of the default domain (signed URLs, method A). */
+        ...SigningKeys,
+        /** auth_key validity after its timestamp, in minutes (default 1440). */
+        validityMinutes: Type.Optional(Type.Integer({ minimum: 1 })),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -129,6 +170,8 @@ export function resolveConfig(input: unknown): Config {
   // recording: template ranges, with messages naming the field and its range
   const recordingProblems = recordingConfigProblems((value as Config).recording);
   if (recordingProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${recordingProblems.join('\n  ')}`);
+  const accessProblems = [...domainProblems((value as Config).domains), ...accessListProblems(value as Config)];
+  if (accessProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${accessProblems.join('\n  ')}`);
   return value as Config;
 }
 
@@ -185,9 +228,11 @@ export function configFromCommandLine(argv: string[], env: NodeJS.ProcessEnv): C
 
 /** The latency mode of the domain a request came to (its Host, without the port). */
 export function latencyModeOf(config: Config, host: string): 'sub-second' | 'half-second' {
-  const name = host.replace(/:\d+$/, '').toLowerCase();
-  return config.domains.find((d) => d.host.toLowerCase() === name)?.latencyMode ?? config.latencyMode;
+  let domains = resolvedDomains.get(config);
+  if (!domains) resolvedDomains.set(config, (domains = new Domains(config)));
+  return domains.resolve(host).latencyMode;
 }
+const resolvedDomains = new WeakMap<Config, Domains>();
 
 /** Workers to start: the configured number, or one per core. */
 export function workerCount(config: Config): number {

@@ -13,6 +13,8 @@ import { pino, type Logger } from 'pino';
 import { Sfu } from '../sfu/index.js';
 import { SessionStore, signaling } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
+import { AccessAuthorizer } from './auth/AccessAuthorizer.js';
+import { Domains } from './domains/Domains.js';
 import { latencyModeOf, workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
 import { live } from './http/live.js';
@@ -70,9 +72,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.child({ component: 'sfu' }),
   );
   const sessions = new SessionStore();
+  // Access control per domain (Host): IP and referer lists, signed URLs, then the static tokens.
+  const domains = new Domains(config);
   const registry = new StreamRegistry(
     sfu,
-    new StaticTokenAuthorizer(config.auth),
+    new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)),
     {
       conflict: config.publishConflict,
       latencyMode: (host) => latencyModeOf(config, host),
@@ -94,7 +98,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   let rtmpPort: number;
   try {
     // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
-    await http.register(cors, { origin: config.http.corsOrigin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
+    // The allowed origins are the request's domain's corsOrigins, or http.corsOrigin.
+    const corsOptions = (origin: string | string[]) => ({ origin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
+    await http.register(cors, { delegator: (request, callback) => callback(null, corsOptions(domains.resolve(request.headers.host ?? '').corsOrigins ?? config.http.corsOrigin)) });
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
     const extras = {
       relays: (stream: LiveStream) => relays.statusOf(stream),

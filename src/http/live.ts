@@ -1,6 +1,7 @@
 // Playback on the embedded standard-latency domain: /live/{app}/{stream}.m3u8 (HLS, with its segments
 // /live/{app}/{stream}-{n}.ts) and /live/{app}/{stream}.flv (HTTP-FLV). Same authorization as WHEP; streams of
-// half-second (WebRTC-only) domains are refused.
+// half-second (WebRTC-only) domains are refused. Segments carry their playlist's auth_key/token (appended to the
+// URIs the playlist lists) and are checked against the playlist's path.
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
@@ -31,7 +32,10 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
     const liveStream = admit(options.registry, request, request.params.app, stream, ext);
     void reply.header('cache-control', 'no-cache');
     if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request, reply));
-    if (ext === 'm3u8') return reply.type('application/vnd.apple.mpegurl').send(await readFile(await options.hls.playlist(liveStream)));
+    if (ext === 'm3u8') {
+      const playlist = await readFile(await options.hls.playlist(liveStream), 'utf8');
+      return reply.type('application/vnd.apple.mpegurl').send(withCredentials(playlist, request.query as Record<string, unknown>));
+    }
     const segment = options.hls.segment(liveStream, request.params.file);
     if (!segment) throw new HttpError(404, `segment ${request.params.file} is not (or no longer) available`);
     return reply.type('video/mp2t').send(createReadStream(segment));
@@ -41,8 +45,20 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
 
 function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): LiveStream {
   const media = mediaRequest(request, { app, stream });
-  // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md).
-  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext}` });
+  // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md). A segment
+  // is authorized by its playlist's credentials, which the playlist appends to its segment URIs (withCredentials).
+  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` });
+}
+
+/** The playlist with the request's auth_key and token appended to each segment URI, so segments pass the same checks. */
+export function withCredentials(playlist: string, query: Record<string, unknown>): string {
+  const params = new URLSearchParams();
+  for (const name of ['auth_key', 'token']) if (typeof query[name] === 'string') params.set(name, query[name]);
+  if (params.size === 0) return playlist;
+  return playlist
+    .split('\n')
+    .map((line) => (line === '' || line.startsWith('#') ? line : `${line}${line.includes('?') ? '&' : '?'}${params.toString()}`))
+    .join('\n');
 }
 
 /** The live stream as FLV: header, metadata and sequence headers, the current GOP, then live tags. */
