@@ -20,7 +20,7 @@ const key = (path: string, k = 'secret', ts = now()) => signAuthKey(path, k, ts,
 beforeAll(async () => {
   server = await startTestServer({
     domains: [
-      { host: '127.0.0.1', auth: { primaryKey: 'secret', secondaryKey: 'old' }, referer: { deny: ['*.evil.example'], allow: ['site.example'] } },
+      { host: '127.0.0.1', auth: { primaryKey: 'secret', secondaryKey: 'old' }, referer: { deny: ['*.evil.example'], allow: ['site.example'] }, corsOrigins: ['https://site.example'] },
       { host: 'localhost', ip: { allow: ['fd00::/8', '2001:db8::/32'] } },
     ],
   });
@@ -95,6 +95,18 @@ describe('WHIP and WHEP', () => {
     const viaLocalhost = server.httpUrl.replace('127.0.0.1', 'localhost');
     expect(await refused(`${viaLocalhost}/whip/live/ip`)).toMatch(/^403 client address (127\.0\.0\.1|::1) is not allowed$/);
     expect(await refused(`${viaLocalhost}/whep/live/cam1`)).toMatch(/^403 client address (127\.0\.0\.1|::1) is not allowed$/);
+  });
+});
+
+describe('CORS', () => {
+  it("answers with the domain's allowed origins", async () => {
+    const allowed = await fetch(`${server.httpUrl}/healthz`, { headers: { origin: 'https://site.example' } });
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://site.example');
+    const other = await fetch(`${server.httpUrl}/healthz`, { headers: { origin: 'https://other.example' } });
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    // the default domain keeps http.corsOrigin ("*")
+    const viaLocalhost = await fetch(`${server.httpUrl.replace('127.0.0.1', 'localhost')}/healthz`, { headers: { origin: 'https://other.example' } });
+    expect(viaLocalhost.headers.get('access-control-allow-origin')).toBe('*');
   });
 });
 
