@@ -3,6 +3,8 @@
 // FFmpeg prints each finished segment on stdout (-segment_list pipe:1, CSV "file,start,end", flushed per segment);
 // Node then commits it (fsync, rename to the template's segment name) and rewrites the playlist and the index entry.
 // A recording ("file") spans runs: a splice continues it after a discontinuity, a cycle or restart starts another.
+// CMAF: the same segment muxer writes fragmented MP4 segments (mp4 format, CMAF_SEGMENT_FORMAT_OPTIONS); each is
+// committed as .m4s (fragments only) and its ftyp+moov becomes the init segment the playlist's EXT-X-MAP names.
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
@@ -10,7 +12,8 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import { feedInput, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
 import type { FeedStart, FlvSource } from '../flv/FlvFeed.js';
-import { newRecordingId, totalDuration, type FinaliseHooks, type RecordingIndex, type RecordingRecord } from './RecordingIndex.js';
+import { CMAF_SEGMENT_FORMAT_OPTIONS } from './media.js';
+import { commitFragmented, newRecordingId, totalDuration, type FinaliseHooks, type RecordingIndex, type RecordingRecord } from './RecordingIndex.js';
 import { expandNaming, type RecordFormat, type RecordTemplate } from './templates.js';
 
 export type RecorderState = 'recording' | 'splicing' | 'finalising' | 'done';
@@ -56,6 +59,8 @@ export class Recorder {
   private discontinuity = false;
   private readonly finalising = new Set<Promise<unknown>>();
   private feed: FlvSource | undefined;
+  /** CMAF: init segment of the current run (reused while FFmpeg writes the same ftyp+moov). */
+  private init: string | undefined;
 
   constructor(
     readonly target: RecorderTarget,
@@ -176,6 +181,9 @@ export class Recorder {
   private startRun(feed: FlvSource, start: FeedStart): void {
     this.feed = feed;
     const runNumber = ++this.runs;
+    const cmaf = this.options.formats.includes('cmaf');
+    const extension = cmaf ? 'mp4.part' : 'ts.part';
+    this.init = undefined;
     let attempt = 0;
     let stdoutClosed: Promise<void> = Promise.resolve();
     const storage = this.options.index.storage;
@@ -187,7 +195,7 @@ export class Recorder {
         attempt++;
         // Zero-padded so that recovery can order leftover .part files by name.
         const prefix = `${this.workDir}/r${String(runNumber).padStart(4, '0')}a${String(attempt).padStart(3, '0')}_`;
-        const pattern = storage.localPath(`${prefix}%06d.ts.part`);
+        const pattern = storage.localPath(`${prefix}%06d.${extension}`);
         mkdirSync(storage.localPath(this.workDir), { recursive: true }); // FFmpeg writes here directly
         let wallBase: number | undefined;
         let firstPts = 0;
@@ -195,7 +203,8 @@ export class Recorder {
         if (attempt > 1) this.discontinuity = true; // FFmpeg restarted: media was lost in between
         command
           .output(pattern)
-          .outputOptions(['-map', '0', '-c', 'copy', '-f', 'segment', '-segment_time', String(this.options.template.segmentSeconds), '-segment_format', 'mpegts',
+          .outputOptions(['-map', '0', '-c', 'copy', '-f', 'segment', '-segment_time', String(this.options.template.segmentSeconds),
+            ...(cmaf ? ['-segment_format', 'mp4', '-segment_format_options', CMAF_SEGMENT_FORMAT_OPTIONS] : ['-segment_format', 'mpegts']),
             '-reset_timestamps', '0', '-segment_list', 'pipe:1', '-segment_list_type', 'csv']);
         command.on('start', () => {
           spawnedAt = Date.now();
@@ -218,10 +227,10 @@ export class Recorder {
                 wallBase = spawnedAt;
                 firstPts = startPts;
               }
-              const sequence = Number(/_(\d+)\.ts\.part$/.exec(basename(name))?.[1]);
+              const sequence = Number(/_(\d+)\.(?:ts|mp4)\.part$/.exec(basename(name))?.[1]);
               if (!Number.isInteger(sequence)) continue;
-              const file = `${prefix}${String(sequence).padStart(6, '0')}.ts.part`;
-              const next = `${prefix}${String(sequence + 1).padStart(6, '0')}.ts.part`;
+              const file = `${prefix}${String(sequence).padStart(6, '0')}.${extension}`;
+              const next = `${prefix}${String(sequence + 1).padStart(6, '0')}.${extension}`;
               const wallStart = wallBase + (startPts - firstPts) * 1000;
               this.enqueueCommit(file, next, closedAll, new Date(wallStart), endPts - startPts);
             }
@@ -244,15 +253,25 @@ export class Recorder {
       while (!done && Date.now() < deadline && !(await access(storage.localPath(next)).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 20));
       const record = this.current;
       if (!record) return;
-      const key = `${expandNaming(this.options.template.naming.segment, {
+      const name = expandNaming(this.options.template.naming.segment, {
         app: this.target.app,
         stream: this.target.stream,
         start: new Date(record.startedAt),
         unixTimestamp: start.getTime() / 1000,
         sequence: record.segments.length,
-      })}.ts`;
-      await storage.commit(file, key);
-      record.segments.push({ path: key, start: start.toISOString(), durationSeconds, bytes: (await storage.stat(key))?.bytes ?? 0, discontinuity: this.discontinuity });
+      });
+      if (file.endsWith('.mp4.part')) {
+        // The init segment is per record too: a cycle's new file gets its own.
+        const reuse = this.init !== undefined && record.segments.some((s) => s.init === this.init) ? this.init : undefined;
+        const committed = await commitFragmented(storage, file, `${name}.m4s`, start.getTime() / 1000, reuse);
+        if (!committed) throw new Error('the fMP4 segment holds no complete fragment');
+        this.init = committed.init;
+        record.segments.push({ path: `${name}.m4s`, start: start.toISOString(), durationSeconds, bytes: committed.bytes, discontinuity: this.discontinuity, init: committed.init });
+      } else {
+        const key = `${name}.ts`;
+        await storage.commit(file, key);
+        record.segments.push({ path: key, start: start.toISOString(), durationSeconds, bytes: (await storage.stat(key))?.bytes ?? 0, discontinuity: this.discontinuity });
+      }
       this.discontinuity = false;
       await this.options.index.checkpoint(record);
       if (totalDuration(record) >= this.options.cycleMinutes * 60 && this.stateValue !== 'finalising') this.rotate();

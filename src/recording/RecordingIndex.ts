@@ -1,10 +1,12 @@
 // One small JSON record per recording (index/<id>.json, written atomically), and what is done with finished ones:
 // finalisation (final playlist name, derived MP4/FLV), recovery after a crash, listing, clip, merge, delete.
+// CMAF recordings: FFmpeg writes self-contained fragmented MP4 segments; on commit their ftyp+moov goes to an init
+// segment (one per run, shared while identical) and the committed .m4s keeps only the moof+mdat fragments.
 import { randomUUID } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Logger } from 'pino';
 import { renderPlaylist, type PlaylistSegment } from './playlist.js';
-import { concatList, probeDuration, remux } from './media.js';
+import { concatFiles, concatList, fragmentedLayout, probeDuration, probeFragmentedSpan, remux } from './media.js';
 import type { RecordingStorage } from './storage.js';
 import { expandNaming, type RecordFormat } from './templates.js';
 
@@ -16,6 +18,8 @@ export interface SegmentEntry {
   bytes: number;
   /** A splice (or a restarted FFmpeg) precedes this segment. */
   discontinuity: boolean;
+  /** CMAF: the init segment (ftyp+moov) this .m4s segment needs. */
+  init?: string;
 }
 
 export interface RecordingFile {
@@ -85,8 +89,33 @@ export function playlistText(playlistKey: string, segments: readonly SegmentEntr
     durationSeconds: s.durationSeconds,
     programDateTime: new Date(s.start),
     discontinuity: s.discontinuity,
+    init: s.init === undefined ? undefined : posix.relative(dir, s.init),
   }));
   return renderPlaylist(entries, ended);
+}
+
+/**
+ * Commits a fragmented MP4 .part segment (written by FFmpeg, complete or cut by a kill) as `key`: only its complete
+ * moof+mdat fragments are kept. Its ftyp+moov is the init segment: `reuse` if byte-identical, else a new
+ * `{UnixTimestamp}_init.mp4` next to the segment (written atomically before the segment appears). Undefined when the
+ * file holds no complete fragment (the .part is then left to the caller).
+ */
+export async function commitFragmented(storage: RecordingStorage, part: string, key: string, unixTimestamp: number, reuse?: string): Promise<{ init: string; bytes: number } | undefined> {
+  const layout = await fragmentedLayout(storage.localPath(part));
+  if (!layout) return undefined;
+  let init = reuse !== undefined && (await storage.read(reuse).then((b) => b.equals(layout.init), () => false)) ? reuse : undefined;
+  for (let n = 0; init === undefined; n++) {
+    const dir = posix.dirname(key);
+    const candidate = `${dir === '.' ? '' : `${dir}/`}${Math.floor(unixTimestamp)}_init${n === 0 ? '' : `_${n}`}.mp4`;
+    const existing = await storage.read(candidate).catch(() => undefined);
+    if (existing === undefined) await storage.write(candidate, layout.init);
+    if (existing === undefined || existing.equals(layout.init)) init = candidate;
+  }
+  const temp = `${part.replace(/\.part$/, '')}.m4s.tmp`;
+  await concatFiles(storage.localPath(temp), [{ path: storage.localPath(part), start: layout.mediaStart, end: layout.mediaEnd }]);
+  await storage.commit(temp, key);
+  await storage.delete(part);
+  return { init, bytes: layout.mediaEnd - layout.mediaStart };
 }
 
 export class RecordingIndex {
@@ -190,9 +219,28 @@ export class RecordingIndex {
 
   private async derive(record: RecordingRecord, key: string, format: 'mp4' | 'flv'): Promise<RecordingFile> {
     const listKey = `.work/concat-${record.id}-${format}.txt`;
-    await this.storage.write(listKey, concatList(record.segments.map((s) => this.storage.localPath(s.path))));
     const temp = `${key}.part`;
+    // CMAF: each run (same init, no discontinuity) becomes one fragmented MP4 (init + its segments, byte for byte);
+    // the concat demuxer then lays the runs one after the other like TS segments.
+    const runs: string[] = [];
     try {
+      let inputs = record.segments.map((s) => this.storage.localPath(s.path));
+      if (record.segments.some((s) => s.init !== undefined)) {
+        const groups: SegmentEntry[][] = [];
+        record.segments.forEach((s, i) => {
+          const group = groups.at(-1);
+          if (group && i > 0 && !s.discontinuity && s.init === record.segments[i - 1]?.init) group.push(s);
+          else groups.push([s]);
+        });
+        for (const [n, group] of groups.entries()) {
+          const runKey = `.work/concat-${record.id}-${format}-${n}.mp4`;
+          runs.push(runKey);
+          const init = group[0]?.init;
+          await concatFiles(this.storage.localPath(runKey), [...(init ? [this.storage.localPath(init)] : []), ...group.map((s) => this.storage.localPath(s.path))]);
+        }
+        inputs = runs.map((k) => this.storage.localPath(k));
+      }
+      await this.storage.write(listKey, concatList(inputs));
       await remux(this.storage.localPath(listKey), this.storage.localPath(temp), format, REMUX_TIMEOUT_MS);
       const durationSeconds = await probeDuration(this.storage.localPath(temp));
       if (durationSeconds === undefined) throw new Error(`the remuxed ${format} file cannot be read back`);
@@ -201,6 +249,7 @@ export class RecordingIndex {
     } finally {
       await this.storage.delete(listKey);
       await this.storage.delete(temp);
+      for (const run of runs) await this.storage.delete(run);
     }
   }
 
@@ -214,15 +263,37 @@ export class RecordingIndex {
       this.logger.info({ id: record.id }, 'recovering a recording interrupted by a server stop');
       if (record.workDir) {
         const parts = (await this.storage.list(record.workDir)).filter((k) => k.endsWith('.part')).sort();
+        const cmaf = record.formats.includes('cmaf');
+        let previousRun: string | undefined;
         for (const part of parts) {
+          const last = record.segments.at(-1);
+          const start = new Date(last ? segmentEnd(last) : Date.parse(record.startedAt));
+          const key = segmentKey(record, record.segments.length, start);
+          if (cmaf) {
+            const fmp4Key = key.replace(/\.ts$/, '') + '.m4s';
+            const committed = await commitFragmented(this.storage, part, fmp4Key, start.getTime() / 1000, last?.init);
+            // The span of the complete fragments kept (init + .m4s): ffprobe on the cut .part would count its cut fragment too.
+            const probeKey = `${part.replace(/\.part$/, '')}.probe.mp4`;
+            if (committed) await concatFiles(this.storage.localPath(probeKey), [this.storage.localPath(committed.init), this.storage.localPath(fmp4Key)]);
+            const durationSeconds = committed ? await probeFragmentedSpan(this.storage.localPath(probeKey)) : undefined;
+            await this.storage.delete(probeKey);
+            if (!committed || durationSeconds === undefined) {
+              await this.storage.delete(part);
+              if (committed) await this.storage.delete(fmp4Key);
+              continue;
+            }
+            // Another FFmpeg run (or attempt) restarted the timestamps: a discontinuity between its parts and the previous ones.
+            const run = /(r\d+a\d+)_\d+\.mp4\.part$/.exec(part)?.[1];
+            const discontinuity = previousRun !== undefined && run !== previousRun;
+            previousRun = run;
+            record.segments.push({ path: fmp4Key, start: start.toISOString(), durationSeconds, bytes: committed.bytes, discontinuity, init: committed.init });
+            continue;
+          }
           const durationSeconds = await probeDuration(this.storage.localPath(part));
           if (durationSeconds === undefined) {
             await this.storage.delete(part);
             continue;
           }
-          const last = record.segments.at(-1);
-          const start = new Date(last ? segmentEnd(last) : Date.parse(record.startedAt));
-          const key = segmentKey(record, record.segments.length, start);
           await this.storage.commit(part, key);
           record.segments.push({ path: key, start: start.toISOString(), durationSeconds, bytes: (await this.storage.stat(key))?.bytes ?? 0, discontinuity: false });
         }
@@ -253,6 +324,8 @@ export class RecordingIndex {
     });
     const first = sources[0];
     if (!first || sources.length < 2) throw new IndexError(400, 'merge needs at least two recordings');
+    const cmaf = sources.map((source) => source.segments.some((s) => s.init !== undefined));
+    if (cmaf.some((c) => c !== cmaf[0])) throw new IndexError(400, 'cannot merge TS (m3u8) and fMP4 (cmaf) recordings into one playlist');
     const segments = sources.flatMap((source, n) => source.segments.map((s, i) => ({ ...s, discontinuity: i === 0 ? n > 0 : s.discontinuity })));
     return this.derived('merge', first, ids, segments);
   }
@@ -263,6 +336,7 @@ export class RecordingIndex {
     await this.storage.write(key, playlistText(key, segments, true));
     const durationSeconds = segments.reduce((sum, s) => sum + s.durationSeconds, 0);
     const last = segments.at(-1);
+    const format = segments.some((s) => s.init !== undefined) ? 'cmaf' : 'm3u8';
     const record: RecordingRecord = {
       id,
       kind,
@@ -270,11 +344,11 @@ export class RecordingIndex {
       app: like.app,
       stream: like.stream,
       templateId: like.templateId,
-      formats: ['m3u8'],
+      formats: [format],
       status: 'finished',
       startedAt: segments[0]?.start ?? like.startedAt,
       endedAt: last ? new Date(segmentEnd(last)).toISOString() : like.endedAt,
-      files: [{ format: 'm3u8', path: key, durationSeconds, bytes: segments.reduce((sum, s) => sum + s.bytes, 0) }],
+      files: [{ format, path: key, durationSeconds, bytes: segments.reduce((sum, s) => sum + s.bytes, 0) }],
       segments,
       fileNaming: key,
       sources,
@@ -289,9 +363,10 @@ export class RecordingIndex {
     if (!record) throw new IndexError(404, `recording ${id} not found`);
     if (record.status === 'recording') throw new IndexError(409, `recording ${id} is in progress: stop it first`);
     const used = new Set<string>();
-    for (const other of this.records.values()) if (other.id !== id) for (const s of other.segments) used.add(s.path);
+    const paths = (r: RecordingRecord) => r.segments.flatMap((s) => (s.init === undefined ? [s.path] : [s.path, s.init]));
+    for (const other of this.records.values()) if (other.id !== id) for (const path of paths(other)) used.add(path);
     for (const file of record.files) if (!used.has(file.path)) await this.storage.delete(file.path);
-    for (const segment of record.segments) if (!used.has(segment.path)) await this.storage.delete(segment.path);
+    for (const path of new Set(paths(record))) if (!used.has(path)) await this.storage.delete(path);
     await this.storage.delete(`index/${id}.json`);
     this.records.delete(id);
   }

@@ -16,7 +16,8 @@ export function renderPlaylist(segments: readonly PlaylistSegment[], ended: bool
   let init: string | undefined;
   segments.forEach((segment, i) => {
     if (segment.discontinuity && i > 0) lines.push('#EXT-X-DISCONTINUITY');
-    if (segment.init !== undefined && segment.init !== init) lines.push(`#EXT-X-MAP:URI="${segment.init}"`);
+    // The MAP again after a discontinuity (a new run has its own init segment) or whenever the init changes.
+    if (segment.init !== undefined && (segment.init !== init || (segment.discontinuity && i > 0))) lines.push(`#EXT-X-MAP:URI="${segment.init}"`);
     init = segment.init;
     lines.push(`#EXT-X-PROGRAM-DATE-TIME:${segment.programDateTime.toISOString()}`, `#EXTINF:${segment.durationSeconds.toFixed(3)},`, segment.uri);
   });

@@ -56,8 +56,6 @@ export function templateProblems(template: RecordTemplate): string[] {
     if (!(value >= min && value <= max)) problems.push(`${field} must be between ${min} and ${max}, got ${value}`);
   }
   if (template.formats.includes('m3u8') && template.formats.includes('cmaf')) problems.push('formats m3u8 and cmaf cannot be used together');
-  // Not built yet (fMP4 segments + init segment): refused rather than silently recorded as TS.
-  if (template.formats.includes('cmaf')) problems.push('format cmaf is not supported yet: use m3u8 (TS segments), flv or mp4');
   for (const [name, pattern] of Object.entries(template.naming)) {
     if (pattern.split('/').some((part) => part === '..' || part === '') || pattern.startsWith('/')) problems.push(`naming.${name} must be a relative path without "..": ${pattern}`);
   }

@@ -61,6 +61,7 @@ beforeAll(async () => {
         { id: 'od', app: 'od', trigger: 'on-demand', segmentSeconds: 5, spliceSeconds: 15 },
         { id: 'manual', app: 'man', trigger: 'manual', segmentSeconds: 5, spliceSeconds: 15 },
         { id: 'whip', app: 'whip', formats: ['m3u8', 'mp4'], segmentSeconds: 5, spliceSeconds: 15 },
+        { id: 'cmaf', app: 'cmaf', formats: ['cmaf', 'mp4'], segmentSeconds: 5, spliceSeconds: 15 },
       ],
     },
   });
@@ -195,6 +196,48 @@ describe('automatic trigger, RTMP', () => {
   }, 90_000);
 });
 
+describe('CMAF', () => {
+  it('records fMP4 segments + init segment + a version 7 playlist, and an MP4 derived from them', async () => {
+    const encoder = encode('cmaf/c1', 13);
+    await waitUntil(() => server.recording.stateOf('cmaf', 'c1')?.state === 'recording', 'recording');
+    await once(encoder, 'exit');
+    await waitUntil(() => server.recording.stateOf('cmaf', 'c1')?.state === 'splicing', 'splice wait');
+    expect((await api('POST', '/api/recordings/cmaf/c1/cancel_delay')).status).toBe(200);
+    const [record] = await finishedRecording('c1');
+    expect(record?.status).toBe('finished');
+    if (!record) return;
+    expect(record.files.map((f) => f.format).sort()).toEqual(['cmaf', 'mp4']);
+    for (const segment of record.segments) {
+      expect(segment.path).toMatch(/^record\/cmaf\/c1\/\d+_\d+\.m4s$/);
+      expect(segment.durationSeconds).toBeLessThanOrEqual(5 + 1.1);
+      // Fragments only: the ftyp+moov lives in the init segment.
+      expect((await readFile(join(dir, segment.path))).toString('latin1', 4, 8)).toBe('moof');
+    }
+    const init = record.segments[0]?.init ?? '';
+    expect(init).toMatch(/^record\/cmaf\/c1\/\d+_init\.mp4$/);
+    expect(record.segments.every((s) => s.init === init)).toBe(true);
+    expect((await readFile(join(dir, init))).toString('latin1', 4, 8)).toBe('ftyp');
+    const total = record.segments.reduce((sum, s) => sum + s.durationSeconds, 0);
+    expect(Math.abs(total - 13)).toBeLessThan(5);
+
+    const playlist = file(record, 'cmaf');
+    const text = await readFile(playlist, 'utf8');
+    expect(text).toContain('#EXT-X-VERSION:7');
+    expect(text.match(/#EXT-X-MAP:URI="\d+_init\.mp4"/g)?.length).toBe(1);
+    expect(text).toContain('#EXT-X-ENDLIST');
+    const probed = probe(playlist);
+    expect(probed.codecs).toEqual(['aac', 'h264']);
+    expect(Math.abs(probed.duration - 13)).toBeLessThan(5);
+    expect(decodes(playlist)).toBe(true);
+
+    const mp4 = file(record, 'mp4');
+    expect(probe(mp4).codecs).toEqual(['aac', 'h264']);
+    expect(Math.abs(probe(mp4).duration - total)).toBeLessThan(1.5);
+    expect(decodes(mp4)).toBe(true);
+    expect(spawnSync('find', [dir, '-name', '*.part', '-o', '-name', '*.tmp'], { encoding: 'utf8' }).stdout.trim()).toBe('');
+  });
+});
+
 describe('other triggers', () => {
   const decisions = new Map<string, { record: boolean; reason: string }>();
   beforeAll(() => {
@@ -274,7 +317,7 @@ describe('API', () => {
     expect(ok.status).toBe(200);
     expect(ok.body).toMatchObject({ id: 't1', app: 'crud', stream: '*', segmentSeconds: 30, formats: ['m3u8'] });
     expect((await api('GET', '/api/record-templates/t1')).body).toMatchObject({ spliceSeconds: 20 });
-    expect(((await api('GET', '/api/record-templates')).body.templates as unknown[]).length).toBe(6);
+    expect(((await api('GET', '/api/record-templates')).body.templates as unknown[]).length).toBe(7);
     expect((await api('DELETE', '/api/record-templates/t1')).status).toBe(204);
     expect((await api('GET', '/api/record-templates/t1')).status).toBe(404);
   });

@@ -21,10 +21,15 @@ describe('template validation', () => {
     [{ spliceSeconds: 21601 }, 'spliceSeconds must be between 15 and 21600, got 21601'],
     [{ formats: ['m3u8', 'cmaf'] }, 'formats m3u8 and cmaf cannot be used together'],
     [{ formats: ['avi'] }, 'formats'],
-    [{ formats: ['cmaf'] }, 'format cmaf is not supported yet'],
+    [{ formats: ['cmaf', 'm3u8', 'mp4'] }, 'formats m3u8 and cmaf cannot be used together'],
     [{ naming: { file: '../escape/{StreamName}' } }, 'naming.file must be a relative path'],
   ])('refuses %j', (fields, message) => {
     expect(() => validateTemplate({ id: 't', ...fields })).toThrow(message);
+  });
+  it('accepts cmaf alone or with mp4/flv', () => {
+    expect(validateTemplate({ id: 't', formats: ['cmaf'] }).formats).toEqual(['cmaf']);
+    expect(validateTemplate({ id: 't', formats: ['cmaf', 'mp4', 'flv'] }).formats).toEqual(['cmaf', 'mp4', 'flv']);
+    expect(resolveConfig({ recording: { templates: [{ id: 'a', formats: ['cmaf', 'mp4'] }] } }).recording.templates[0]?.formats).toEqual(['cmaf', 'mp4']);
   });
   it('accepts the range bounds', () => {
     expect(validateTemplate({ id: 't', segmentSeconds: 5, cycleMinutes: 360, spliceSeconds: 15 }).segmentSeconds).toBe(5);
@@ -81,6 +86,18 @@ describe('playlist', () => {
       '#EXT-X-DISCONTINUITY', '#EXT-X-PROGRAM-DATE-TIME:2026-11-22T08:15:30.000Z', '#EXTINF:5.005,', 'c.ts',
       '#EXT-X-ENDLIST', '',
     ]);
+  });
+  it('fMP4 segments: version 7, EXT-X-MAP before the first segment, again after a discontinuity or a new init', () => {
+    const fmp4 = (uri: string, init: string, discontinuity = false) => ({ ...seg(uri, discontinuity), init });
+    const text = renderPlaylist([fmp4('1_0.m4s', '1_init.mp4'), fmp4('6_1.m4s', '1_init.mp4'), fmp4('20_2.m4s', '20_init.mp4', true), fmp4('25_3.m4s', '20_init.mp4'), fmp4('40_4.m4s', '20_init.mp4', true)], true);
+    expect(text.split('\n').filter((l) => !l.startsWith('#EXT-X-PROGRAM-DATE-TIME') && !l.startsWith('#EXTINF'))).toEqual([
+      '#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:6', '#EXT-X-MEDIA-SEQUENCE:0', '#EXT-X-PLAYLIST-TYPE:VOD',
+      '#EXT-X-MAP:URI="1_init.mp4"', '1_0.m4s', '6_1.m4s',
+      '#EXT-X-DISCONTINUITY', '#EXT-X-MAP:URI="20_init.mp4"', '20_2.m4s', '25_3.m4s',
+      '#EXT-X-DISCONTINUITY', '#EXT-X-MAP:URI="20_init.mp4"', '40_4.m4s',
+      '#EXT-X-ENDLIST', '',
+    ]);
+    expect(renderPlaylist([seg('a.ts')], true)).not.toContain('#EXT-X-MAP');
   });
   it('an open recording has no ENDLIST and is an EVENT playlist', () => {
     const text = renderPlaylist([seg('a.ts', true)], false);
