@@ -15,20 +15,18 @@
 //     first frame out of a decoder (spawned before the POST) fed from that IDR on.
 //
 //   node dist/bench/rtmp.js --seconds 20 --paths video+audio,audio,none --ttff-runs 8
-import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { ChildProcess } from 'node:child_process';
 import { resolveConfig } from '../src/config.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
-import { machineBusyPercent, machineCpu, machineInfo, processCpuMs, type MachineCpu } from './lib/proc.js';
-import { percentile, printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
-import { spawnEncoder, TimeCodeSource, type EncoderSettings, type GeneratorStats } from './lib/rtmp-generator.js';
-import { FlvFrames, FrameDecoder } from './lib/rtmp-h264.js';
+import { BenchProcesses, cpuWindow, flow, LatencyProbe, pidAlive, reapChildren, runFloor, sampleCpu, type CpuWindow, type FloorResult, type LatencyStats, type WindowFlow } from './lib/latency.js';
+import { machineInfo } from './lib/proc.js';
+import { printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
+import { spawnEncoder, type EncoderSettings, type GeneratorStats } from './lib/rtmp-generator.js';
+import type { FrameDecoder } from './lib/rtmp-h264.js';
 import { readBand, FPS, HEIGHT, WIDTH } from './lib/rtmp-timecode.js';
 import { viewRtmp, type RtmpViewer } from './lib/rtmp-viewer.js';
 import { freePortRange, sleep, waitFor, type WhipcastServer } from './lib/server.js';
@@ -70,267 +68,11 @@ for (const p of paths) {
 const settingsOf = (path: PathName): EncoderSettings => ({ bframes: PATHS[path].bframes, audio: PATHS[path].audio, kbps, gop: 30, preset: flags.preset });
 
 const tmp = mkdtempSync(join(tmpdir(), 'whipcast-bench-rtmp-'));
-let fifoCount = 0;
-const fifoPath = () => join(tmp, `frames-${++fifoCount}.yuv`);
 
 // Everything to stop on the way out, whatever happened.
-const children = new Set<ChildProcess>();
-const sources = new Set<TimeCodeSource>();
-const decoders = new Set<FrameDecoder>();
+const procs = new BenchProcesses(tmp);
 const viewers = new Set<RtmpViewer>();
 let server: WhipcastServer | undefined;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading time codes back
-
-interface LatencyStats {
-  /** Decoded frames whose time code read back (CRC ok) and matched what was stamped. */
-  frames: number;
-  /** Decoded frames in the window whose band did not read (CRC failed): corrupt or concealed pictures. */
-  unreadable: number;
-  /** Frames that read back with a valid CRC but a time other than the one stamped (must be 0). */
-  mismatched: number;
-  /** Largest |read-back − stamped| among mismatches, in ms. */
-  maxErrorMs: number;
-  /** Frames the generator stamped (between the first and last decoded in the window) that were never decoded. */
-  missing: number;
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
-  /** Every latency in the window, in decode order (ms, rounded). */
-  series: number[];
-}
-
-/** Turns decoded bands into latencies; only frames decoded while recording are counted. */
-class LatencyProbe {
-  private readonly latencies: number[] = [];
-  private readonly counters = new Set<number>();
-  private recording = false;
-  private firstCounter: number | undefined;
-  private lastCounter: number | undefined;
-  firstDecodedAt: number | undefined;
-  unreadable = 0;
-  mismatched = 0;
-  maxErrorMs = 0;
-  readable = 0;
-
-  constructor(private readonly source: TimeCodeSource) {}
-
-  readonly onBand = (band: Buffer, atMs: number): void => {
-    this.firstDecodedAt ??= performance.now();
-    const code = readBand(band);
-    if (!code) {
-      if (this.recording) this.unreadable++;
-      return;
-    }
-    const sent = this.source.sentAt(code.counter);
-    if (sent !== code.timeMs) {
-      this.mismatched++;
-      this.maxErrorMs = Math.max(this.maxErrorMs, Math.abs((sent ?? 0) - code.timeMs));
-      return;
-    }
-    this.readable++;
-    if (!this.recording) return;
-    this.latencies.push(atMs - code.timeMs);
-    this.counters.add(code.counter);
-    this.firstCounter ??= code.counter;
-    this.lastCounter = code.counter;
-  };
-
-  start(): void {
-    this.recording = true;
-    this.unreadable = this.mismatched = 0;
-    this.maxErrorMs = 0;
-  }
-
-  stop(): LatencyStats {
-    this.recording = false;
-    const l = this.latencies;
-    const span = this.firstCounter !== undefined && this.lastCounter !== undefined ? ((this.lastCounter - this.firstCounter + 65536) % 65536) + 1 : 0;
-    // Frames the generator skipped (the encoder fell behind) were never stamped: not missing downstream.
-    let missing = 0;
-    for (let i = 0; i < span; i++) {
-      const counter = ((this.firstCounter ?? 0) + i) % 65536;
-      if (!this.counters.has(counter) && this.source.sentAt(counter) !== undefined) missing++;
-    }
-    const s = summarize(l, 1);
-    const p99 = percentile(l, 99);
-    return {
-      frames: l.length,
-      unreadable: this.unreadable,
-      mismatched: this.mismatched,
-      maxErrorMs: this.maxErrorMs,
-      missing,
-      series: l.map((x) => Math.round(x)),
-      ...(s.n > 0 ? { p50: s.p50, p95: s.p95, p99: p99 === undefined ? undefined : round(p99, 1), min: s.min, max: s.max, mean: s.mean } : {}),
-    };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// CPU over a window
-
-interface CpuSample {
-  at: number;
-  pids: Map<string, { pid: number; ms: number | undefined }>;
-  node: NodeJS.CpuUsage;
-  mediasoupMs: number;
-  machine: MachineCpu;
-}
-
-async function sampleCpu(pids: Record<string, number | undefined>): Promise<CpuSample> {
-  const map = new Map<string, { pid: number; ms: number | undefined }>();
-  for (const [name, pid] of Object.entries(pids)) if (pid) map.set(name, { pid, ms: processCpuMs(pid) });
-  const usage = server ? await server.sfu.workerUsage() : [];
-  return { at: performance.now(), pids: map, node: process.cpuUsage(), mediasoupMs: usage.reduce((a, w) => a + w.cpuMs, 0), machine: machineCpu() };
-}
-
-interface CpuWindow {
-  windowMs: number;
-  /** % of one core, per process (encoder, bridge, decoder, ...). */
-  processes: Record<string, number | undefined>;
-  /** CPU time over the window, ms, per process. */
-  processMs: Record<string, number | undefined>;
-  /** This Node process (server, RTMP parsing, werift viewer, generator thread), % of one core. */
-  node: number;
-  /** mediasoup worker(s), % of one core. */
-  mediasoup: number;
-  /** Whole machine, % of all cores. */
-  machineBusy: number;
-  /** Machine busy time not accounted for by the processes above, % of one core: other load on the box. */
-  otherLoad: number;
-}
-
-function cpuWindow(a: CpuSample, b: CpuSample): CpuWindow {
-  const ms = b.at - a.at;
-  const pct = (cpuMs: number) => round((cpuMs / ms) * 100, 1);
-  const processes: Record<string, number | undefined> = {};
-  const processMs: Record<string, number | undefined> = {};
-  let ours = 0;
-  for (const [name, start] of a.pids) {
-    const end = b.pids.get(name);
-    if (start.ms === undefined || end?.ms === undefined || end.pid !== start.pid) {
-      processes[name] = processMs[name] = undefined;
-      continue;
-    }
-    processes[name] = pct(end.ms - start.ms);
-    processMs[name] = end.ms - start.ms;
-    ours += end.ms - start.ms;
-  }
-  const nodeMs = (b.node.user - a.node.user + b.node.system - a.node.system) / 1000;
-  const mediasoupMs = b.mediasoupMs - a.mediasoupMs;
-  const busy = machineBusyPercent(a.machine, b.machine);
-  const nproc = machineInfo().nproc;
-  const busyCoreMs = (busy / 100) * nproc * ms;
-  return {
-    windowMs: round(ms, 0),
-    processes,
-    processMs,
-    node: pct(nodeMs),
-    mediasoup: pct(mediasoupMs),
-    machineBusy: round(busy, 1),
-    otherLoad: pct(Math.max(0, busyCoreMs - ours - nodeMs - mediasoupMs)),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Processes
-
-function track<T extends ChildProcess>(child: T): T {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-async function kill(child: ChildProcess | undefined): Promise<void> {
-  if (!child) return;
-  if (child.exitCode === null && child.signalCode === null) {
-    const exited = once(child, 'exit');
-    child.kill('SIGKILL');
-    await exited;
-  }
-  children.delete(child);
-}
-
-async function stopSource(source: TimeCodeSource): Promise<GeneratorStats> {
-  const stats = await source.stop();
-  sources.delete(source);
-  return stats;
-}
-
-async function closeDecoder(decoder: FrameDecoder): Promise<void> {
-  await decoder.close();
-  decoders.delete(decoder);
-}
-
-function pidAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The floor: generator → encoder (FLV to a pipe) → decoder, no server
-
-interface FloorResult {
-  latency: LatencyStats;
-  encoderCpu?: number;
-  decoderCpu?: number;
-  /** Frames the generator wrote / skipped (encoder not reading in time) during the window. */
-  window: WindowFlow;
-  generator: GeneratorStats;
-}
-
-/** Whether the pipeline kept up with real time during a window. */
-interface WindowFlow {
-  generatorFps: number;
-  /** Frames the generator skipped because the encoder did not take them in time (CPU starvation). */
-  generatorSkipped: number;
-  /** Frames decoded at the end of the pipeline, per second. */
-  decodedFps: number;
-}
-
-function flow(a: GeneratorStats, b: GeneratorStats, decoded: number, windowMs: number): WindowFlow {
-  return {
-    generatorFps: round(((b.framesWritten - a.framesWritten) * 1000) / windowMs, 1),
-    generatorSkipped: b.framesSkipped - a.framesSkipped,
-    decodedFps: round((decoded * 1000) / windowMs, 1),
-  };
-}
-
-async function runFloor(settings: EncoderSettings, warmup: number, window: number): Promise<FloorResult> {
-  const source = new TimeCodeSource(fifoPath());
-  sources.add(source);
-  const encoder = track(spawnEncoder(source.fifo, settings, 'pipe:1'));
-  const probe = new LatencyProbe(source);
-  const decoder = new FrameDecoder(probe.onBand);
-  decoders.add(decoder);
-  const flv = new FlvFrames((unit) => decoder.write(unit));
-  encoder.stdout?.on('data', (chunk: Buffer) => flv.push(chunk));
-  try {
-    await waitFor(() => probe.readable > 0, 'the first decoded frame (floor)', 20_000);
-    await sleep(warmup * 1000);
-    const a = await sampleCpu({ encoder: encoder.pid, decoder: decoder.pid });
-    const genA = source.stats();
-    probe.start();
-    await sleep(window * 1000);
-    const latency = probe.stop();
-    const cpu = cpuWindow(a, await sampleCpu({ encoder: encoder.pid, decoder: decoder.pid }));
-    const generator = source.stats();
-    return { latency, encoderCpu: cpu.processes.encoder, decoderCpu: cpu.processes.decoder, window: flow(genA, generator, latency.frames + latency.unreadable, cpu.windowMs), generator };
-  } finally {
-    await stopSource(source);
-    await kill(encoder);
-    await closeDecoder(decoder);
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Through the server
@@ -374,13 +116,12 @@ async function runPath(srv: WhipcastServer, path: PathName): Promise<PathResult>
   const settings = settingsOf(path);
   const { stream } = PATHS[path];
   console.log(`\n[${path}] floor (no server): x264 -bf ${settings.bframes}${settings.audio ? ' + AAC' : ''}, ${warmupSeconds} s warm-up + ${seconds} s`);
-  const floor = await runFloor(settings, warmupSeconds, seconds);
+  const floor = await runFloor(procs, settings, warmupSeconds, seconds);
   console.log(`[${path}] floor p50 ${floor.latency.p50 ?? '-'} ms p95 ${floor.latency.p95 ?? '-'} p99 ${floor.latency.p99 ?? '-'} (${floor.latency.frames} frames), encoder ${floor.encoderCpu ?? '-'} % CPU`);
 
   console.log(`[${path}] through the server: RTMP → bridge → mediasoup → WHEP (werift) → decoder`);
-  const source = new TimeCodeSource(fifoPath());
-  sources.add(source);
-  const encoder = track(spawnEncoder(source.fifo, settings, `rtmp://127.0.0.1:${srv.rtmpPort}/bench/${stream}`));
+  const source = procs.source();
+  const encoder = procs.track(spawnEncoder(source.fifo, settings, `rtmp://127.0.0.1:${srv.rtmpPort}/bench/${stream}`));
   const live = () => srv.registry.list().find((s) => s.app === 'bench' && s.stream === stream);
   const publish = () => srv.rtmp.list().find((p) => p.request.app === 'bench' && p.request.stream === stream);
   let viewer: RtmpViewer | undefined;
@@ -392,9 +133,8 @@ async function runPath(srv: WhipcastServer, path: PathName): Promise<PathResult>
 
     // The latency viewer.
     const probe = new LatencyProbe(source);
-    const dec = new FrameDecoder(probe.onBand);
+    const dec = procs.decoder(probe.onBand);
     decoder = dec;
-    decoders.add(dec);
     let fed = false;
     viewer = await viewRtmp(`${srv.httpUrl}/whep/bench/${stream}`, (unit) => {
       if (!fed && !unit.idr) return;
@@ -407,14 +147,14 @@ async function runPath(srv: WhipcastServer, path: PathName): Promise<PathResult>
     const bridgePid = publish()?.bridge?.pid;
     const restartsBefore = publish()?.bridge?.restartCount ?? 0;
     const loop = monitorEventLoopDelay({ resolution: 10 });
-    const a = await sampleCpu({ bridge: bridgePid, encoder: encoder.pid, decoder: dec.pid });
+    const a = await sampleCpu({ bridge: bridgePid, encoder: encoder.pid, decoder: dec.pid }, srv.sfu);
     const genA = source.stats();
     loop.enable();
     probe.start();
     await sleep(seconds * 1000);
     const latency = probe.stop();
     loop.disable();
-    const cpu = cpuWindow(a, await sampleCpu({ bridge: publish()?.bridge?.pid, encoder: encoder.pid, decoder: dec.pid }));
+    const cpu = cpuWindow(a, await sampleCpu({ bridge: publish()?.bridge?.pid, encoder: encoder.pid, decoder: dec.pid }, srv.sfu));
     const window = flow(genA, source.stats(), latency.frames + latency.unreadable, cpu.windowMs);
     const delivered = latency.frames + latency.unreadable;
     const bridgeMs = cpu.processMs.bridge;
@@ -426,7 +166,7 @@ async function runPath(srv: WhipcastServer, path: PathName): Promise<PathResult>
     await viewer.close();
     viewers.delete(viewer);
     viewer = undefined;
-    await closeDecoder(dec);
+    await procs.closeDecoder(dec);
     decoder = undefined;
     const serverAddedP50 = latency.p50 !== undefined && floor.latency.p50 !== undefined ? round(latency.p50 - floor.latency.p50, 1) : undefined;
     console.log(
@@ -476,10 +216,10 @@ async function runPath(srv: WhipcastServer, path: PathName): Promise<PathResult>
       await viewer.close().catch(() => undefined);
       viewers.delete(viewer);
     }
-    if (decoder) await closeDecoder(decoder);
+    if (decoder) await procs.closeDecoder(decoder);
     const bridgePid = publish()?.bridge?.pid;
-    await stopSource(source);
-    await kill(encoder);
+    await procs.stopSource(source);
+    await procs.kill(encoder);
     await waitFor(() => live() === undefined && publish() === undefined, `bench/${stream} offline`, 15_000).catch((e: unknown) => console.warn(`[${path}] ${(e as Error).message}`));
     await waitFor(() => !pidAlive(bridgePid), 'the bridge ffmpeg to exit', 10_000).catch((e: unknown) => console.warn(`[${path}] ${(e as Error).message}`));
   }
@@ -489,13 +229,12 @@ async function ttffRun(url: string): Promise<Omit<TtffRun, 'run' | 'warmup'>> {
   let decodedAt: number | undefined;
   let firstFrameLatencyMs: number | undefined;
   // The decoder is up before the POST: its start-up is not part of a join.
-  const decoder = new FrameDecoder((band, atMs) => {
+  const decoder = procs.decoder((band, atMs) => {
     if (decodedAt !== undefined) return;
     decodedAt = performance.now();
     const code = readBand(band);
     if (code) firstFrameLatencyMs = atMs - code.timeMs;
   });
-  decoders.add(decoder);
   let viewer: RtmpViewer | undefined;
   try {
     await sleep(300);
@@ -527,7 +266,7 @@ async function ttffRun(url: string): Promise<Omit<TtffRun, 'run' | 'warmup'>> {
       await viewer.close().catch(() => undefined);
       viewers.delete(viewer);
     }
-    await closeDecoder(decoder);
+    await procs.closeDecoder(decoder);
   }
 }
 
@@ -544,7 +283,7 @@ async function main(): Promise<void> {
 
   // Self-check: time codes through x264 (with B-frames, the hardest case) and back, before trusting any number.
   console.log('\nself-check: time codes through x264 -bf 2 and the decoder, no server (1 s warm-up + 2 s)');
-  const check = await runFloor({ ...settingsOf('video+audio'), audio: false }, 1, 2);
+  const check = await runFloor(procs, { ...settingsOf('video+audio'), audio: false }, 1, 2);
   const expected = 2 * FPS;
   // Correctness, not speed (a loaded machine may drop frames): enough frames, every one read back exactly.
   const ok = check.latency.frames >= FPS && check.latency.mismatched === 0 && check.latency.unreadable === 0;
@@ -631,29 +370,11 @@ async function main(): Promise<void> {
 
 async function cleanup(): Promise<void> {
   for (const v of viewers) await v.close().catch(() => undefined);
-  for (const s of sources) await s.stop().catch(() => undefined);
-  for (const d of decoders) await d.close().catch(() => undefined);
-  for (const c of children) await kill(c);
+  await procs.closeAll();
   await server?.close().catch(() => undefined);
   server = undefined;
   rmSync(tmp, { recursive: true, force: true });
-  // Whatever is left among our children (mediasoup workers take a moment to exit after close()).
-  const leftovers = () =>
-    execFileSync('ps', ['-o', 'pid=,comm=', '--ppid', String(process.pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l.length > 0 && !/\sps$/.test(l));
-  await waitFor(() => leftovers().length === 0, 'child processes to exit', 5000).catch(() => undefined);
-  const left = leftovers();
-  if (left.length > 0) {
-    console.warn(`child processes still running, killing: ${left.join('; ')}`);
-    for (const line of left) {
-      const pid = Number(line.split(/\s+/)[0]);
-      if (pid > 0) process.kill(pid, 'SIGKILL');
-    }
-  } else {
-    console.log('cleanup: server closed, no child process left (ps --ppid)');
-  }
+  await reapChildren();
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

@@ -1,5 +1,5 @@
 // Process and machine figures from /proc (Linux): CPU time and RSS of any pid, whole-machine CPU, the CPU model.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 /** USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. It is 100 on every Linux that matters. */
@@ -99,4 +99,23 @@ export function udpSocketDrops(ports: readonly number[]): number {
     if (wanted.has(port)) drops += Number(fields[fields.length - 1] ?? 0);
   }
   return drops;
+}
+
+/** The live children of a process (default: this one), with their command lines: pids the server does not expose. */
+export function childProcesses(ppid = process.pid): { pid: number; args: string[] }[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  const children: { pid: number; args: string[] }[] = [];
+  for (const entry of entries) {
+    const stat = safeRead(`/proc/${entry}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is the state (Z: a zombie, gone for our purposes), fields[1] the parent's pid.
+    if (Number(fields[1]) !== ppid || fields[0] === 'Z') continue;
+    children.push({ pid: Number(entry), args: safeRead(`/proc/${entry}/cmdline`).split('\0').filter((a) => a.length > 0) });
+  }
+  return children;
 }

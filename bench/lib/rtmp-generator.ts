@@ -70,13 +70,23 @@ export interface EncoderSettings {
   preset: string;
 }
 
+/** The generator's raw frames from the FIFO `input`, as ffmpeg's first input. */
+export function rawInputArgs(input: string): string[] {
+  return ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${WIDTH}x${HEIGHT}`, '-r', String(FPS), '-i', input];
+}
+
+/** The x264 video encoder's arguments (the same whatever the output: FLV over RTMP, a pipe, RTP). */
+export function x264Args(settings: EncoderSettings): string[] {
+  return ['-c:v', 'libx264', '-preset', settings.preset, '-bf', String(settings.bframes), '-g', String(settings.gop), '-b:v', `${settings.kbps}k`, '-pix_fmt', 'yuv420p'];
+}
+
 /** The encoder's arguments; `output` is an rtmp:// URL or pipe:1. */
 export function encoderArgs(input: string, settings: EncoderSettings, output: string): string[] {
   return [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
-    '-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-s', `${WIDTH}x${HEIGHT}`, '-r', String(FPS), '-i', input,
+    ...rawInputArgs(input),
     ...(settings.audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'] : []),
-    '-map', '0:v', '-c:v', 'libx264', '-preset', settings.preset, '-bf', String(settings.bframes), '-g', String(settings.gop), '-b:v', `${settings.kbps}k`, '-pix_fmt', 'yuv420p',
+    '-map', '0:v', ...x264Args(settings),
     ...(settings.audio ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '128k'] : []),
     // Every packet written out at once (as a live encoder does), not held in a 32 KiB I/O buffer.
     '-flush_packets', '1', '-f', 'flv', output,

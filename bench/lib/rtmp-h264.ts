@@ -170,6 +170,14 @@ export class FlvFrames {
   }
 }
 
+export interface FrameDecoderOptions {
+  /**
+   * ffmpeg's input arguments, up to and including `-i`: by default H264 access units written to stdin (write()).
+   * Another input (an HLS or RTMP URL: a player's own demuxer) replaces them; the band output stays the same.
+   */
+  input?: string[];
+}
+
 /** Decodes access units with ffmpeg (low-delay flags); calls back with each decoded frame's band and when it came out. */
 export class FrameDecoder {
   private readonly child: ChildProcess;
@@ -180,17 +188,20 @@ export class FrameDecoder {
   private closing = false;
   decoded = 0;
 
-  constructor(onFrame: (band: Buffer, atMs: number) => void) {
-    const args = [
-      '-hide_banner', '-loglevel', 'error',
+  constructor(onFrame: (band: Buffer, atMs: number) => void, options: FrameDecoderOptions = {}) {
+    const input = options.input ?? [
       // Not -fflags nobuffer: with it, the packets read while probing the stream (with -probesize 32, the first
       // access unit) are dropped instead of decoded. A decoder that starts at an IDR frame then shows nothing until
       // the next one, a GOP later (measured: +1 s to the first decoded frame). Probing reads one access unit, so
       // keeping it adds no delay; nobuffer has no effect after probing.
       '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0',
       '-f', 'h264', '-i', 'pipe:0',
+    ];
+    const args = [
+      '-hide_banner', '-loglevel', 'error',
+      ...input,
       // Only the time-code band leaves ffmpeg (80 KiB a frame instead of 900): less to move, less to wait for.
-      '-vf', `crop=${WIDTH}:${BAND_HEIGHT}:0:${BAND_Y}`, '-fps_mode', 'passthrough',
+      '-vf', `crop=${WIDTH}:${BAND_HEIGHT}:0:${BAND_Y}`, '-fps_mode', 'passthrough', '-an',
       // -threads 1 for the rawvideo *encoder*: it is frame-threaded in FFmpeg 5.1 and otherwise hands each frame
       // out only when the next one comes in (measured: +1 frame interval, and a lone IDR never comes out).
       '-pix_fmt', 'gray', '-threads', '1', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',

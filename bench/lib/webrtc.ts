@@ -43,7 +43,7 @@ export const h264 = (payloadType: number, profileLevelId = '42e01f', feedback: F
 export const opus = (payloadType = 111): RTCRtpCodecParameters =>
   new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType, parameters: 'minptime=10;useinbandfec=1' });
 
-function peer(video: RTCRtpCodecParameters[], audio: RTCRtpCodecParameters, feedback: Feedback = ALL_FEEDBACK): RTCPeerConnection {
+export function peer(video: RTCRtpCodecParameters[], audio: RTCRtpCodecParameters, feedback: Feedback = ALL_FEEDBACK): RTCPeerConnection {
   return new RTCPeerConnection({
     codecs: { audio: [audio], video },
     headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime(), ...(feedback.twcc ? [useTransportWideCC()] : [])] },
@@ -62,7 +62,7 @@ export interface Negotiated {
 }
 
 /** Creates the offer (complete ICE gathering: no trickle), POSTs it, applies the answer. */
-async function negotiate(pc: RTCPeerConnection, url: string, beforePost?: () => void): Promise<Negotiated> {
+export async function negotiate(pc: RTCPeerConnection, url: string, beforePost?: () => void): Promise<Negotiated> {
   await pc.setLocalDescription(await pc.createOffer());
   if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
   beforePost?.();
@@ -75,7 +75,7 @@ async function negotiate(pc: RTCPeerConnection, url: string, beforePost?: () => 
   return { location: new URL(response.headers.get('location') ?? '', url).toString(), answer: body, postAt, answerAt };
 }
 
-async function deleteSession(location: string): Promise<void> {
+export async function deleteSession(location: string): Promise<void> {
   try {
     await fetch(location, { method: 'DELETE', signal: AbortSignal.timeout(2000) });
   } catch {
