@@ -16,6 +16,7 @@ import { producerParametersFromOffer } from './sdp/rtpParameters.js';
 import type { PeerTimeouts } from './WebRtcPeer.js';
 import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
 import { PlainSubscriber, type PlainReceiver } from './PlainSubscriber.js';
+import { mediaStats, type RoomStats } from './stats.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
 import { planViewer, WebRtcViewer, type TrackSource, type ViewerOptions, type ViewerPlan } from './WebRtcViewer.js';
 import type { WorkerPool, WorkerSlot } from './WorkerPool.js';
@@ -65,6 +66,11 @@ export class Room extends EventEmitter<RoomEvents> {
   /** Producers of the live stream (on the origin router). */
   get producers(): readonly ms.Producer[] {
     return this.publisher?.producers ?? [];
+  }
+
+  /** What the publisher sends in (per track) and what the viewers are sent, from mediasoup's stats. */
+  stats(): Promise<RoomStats> {
+    return mediaStats(this.producers, [...this.viewers].flatMap((v) => v.consumers));
   }
 
   /** Viewers per worker index, to see how a stream is spread. */

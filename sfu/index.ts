@@ -8,6 +8,7 @@ export { PlainSubscriber, type PlainReceiver, type PlainTrack } from './PlainSub
 export { WebRtcViewer, type Layers, type ViewerOptions } from './WebRtcViewer.js';
 export type { ListenAddress } from './WorkerPool.js';
 export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';
+export type { RoomStats, IngressTrackStats, EgressStats } from './stats.js';
 export { paramsOf, type CodecParameters } from './codecs.js';
 export { writeIceFragment, type LocalIce } from './sdp/answer.js';
 export { parseOffer, type ParsedOffer } from './sdp/offer.js';

@@ -145,6 +145,8 @@ export const ConfigSchema = Type.Object(
     relays: Type.Array(RelayRuleSchema, { default: [] }),
     /** Recording: templates, storage directory, on-demand and event callbacks (src/recording). */
     recording: RecordingConfigSchema,
+    /** GET /metrics: per-stream labels (app, stream) on the media gauges only when the number of streams is bounded. */
+    metrics: Type.Object({ perStreamLabels: Type.Boolean({ default: false }) }, { default: {}, additionalProperties: false }),
     log: Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) },
       { default: {}, additionalProperties: false },

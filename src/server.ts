@@ -9,16 +9,18 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import cors from '@fastify/cors';
 import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { Sfu } from '../sfu/index.js';
 import { SessionStore, signaling } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
 import { AccessAuthorizer } from './auth/AccessAuthorizer.js';
+import { countingAuthorizer, DenialCounter } from './auth/denials.js';
 import { Domains } from './domains/Domains.js';
 import { latencyModeOf, workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
 import { live } from './http/live.js';
-import { metrics } from './http/metrics.js';
+import { createMetrics } from './http/metrics.js';
 import { listenAddresses } from './network.js';
 import { RtmpIngest } from './rtmp/RtmpIngest.js';
 import { RelayManager } from './relay/RelayManager.js';
@@ -74,10 +76,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const sessions = new SessionStore();
   // Access control per domain (Host): IP and referer lists, signed URLs, then the static tokens.
   const domains = new Domains(config);
+  const denials = new DenialCounter(); // refusals by reason, for /metrics
   const registry = new StreamRegistry(
     sfu,
-    new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)),
+    countingAuthorizer(new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)), denials),
     {
+      onForbidden: () => denials.record('forbidden'),
       conflict: config.publishConflict,
       latencyMode: (host) => latencyModeOf(config, host),
       egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, logger),
@@ -95,8 +99,22 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }));
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });
-  let rtmpPort: number;
+  let rtmpPort: number | undefined;
+  const metrics = createMetrics({
+    streams: registry,
+    relays,
+    isRecorded: (app, stream) => recording.stateOf(app, stream)?.state === 'recording',
+    sfu,
+    denials,
+    perStreamLabels: config.metrics.perStreamLabels,
+  });
+  http.addHook('onResponse', metrics.onResponse); // HTTP requests by route pattern
   try {
+    // The control API's OpenAPI document (GET /api/openapi.json): every /api route with a schema.
+    await http.register(swagger, {
+      openapi: { info: { title: 'whipcast control API', version: '1' }, components: { securitySchemes: { admin: { type: 'http', scheme: 'bearer' } } }, security: [{ admin: [] }] },
+      transform: ({ schema, url }) => ({ schema: url.startsWith('/api/') ? schema : { ...schema, hide: true }, url }),
+    });
     // CORS headers on every response; the WHIP/WHEP OPTIONS routes answer preflights themselves (with Link).
     // The allowed origins are the request's domain's corsOrigins, or http.corsOrigin.
     const corsOptions = (origin: string | string[]) => ({ origin, preflight: false, exposedHeaders: ['Location', 'ETag', 'Link', 'Accept-Patch', 'Accept-Post'] });
@@ -107,10 +125,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       recording: (stream: LiveStream) => recording.stateOf(stream.app, stream.stream) ?? null,
       hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }),
     };
-    await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready });
+    await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials });
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
-    await http.register(metrics, { streams: registry, relays, isRecorded: (app, stream) => recording.stateOf(app, stream)?.state === 'recording' });
+    await http.register(metrics.plugin);
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
     rtmpPort = await rtmp.listen();

@@ -20,6 +20,8 @@ export interface ManagedFfmpegOptions {
   /** Whether close() lets FFmpeg finish (files and pushes finalised) or kills it at once. */
   graceful: boolean;
   logger: Logger;
+  /** What it is for, in metrics (default: the logger's component: rtmp, egress, hls, relay, recording). */
+  role?: string;
 }
 
 export type FfmpegState = 'starting' | 'running' | 'retrying' | 'closed';
@@ -39,6 +41,14 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const GRACEFUL_EXIT_MS = 5_000;
 /** `-progress pipe:2` writes key=value lines; they are not errors. */
 const PROGRESS_LINE = /^[a-z_0-9]+=/;
+
+/** Every ManagedFfmpeg between start() and close() (metrics read their pids). */
+const instances = new Set<ManagedFfmpeg>();
+
+/** The ManagedFfmpeg instances started and not yet closed (each may be between runs: then its pid is undefined). */
+export function runningFfmpegs(): ManagedFfmpeg[] {
+  return [...instances];
+}
 
 export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
   private command: FfmpegCommand | undefined;
@@ -69,12 +79,18 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
     return this.process?.pid;
   }
 
+  get role(): string {
+    const component = (this.options.logger.bindings() as { component?: unknown }).component;
+    return this.options.role ?? (typeof component === 'string' ? component : 'other');
+  }
+
   get restartCount(): number {
     return this.restarts;
   }
 
   start(): void {
     if (this.current === 'closed') return;
+    instances.add(this);
     this.current = 'starting';
     // Progress comes as key=value lines on stderr once a second; fluent-ffmpeg keeps only the last line in memory.
     const command = ffmpeg({ stdoutLines: 1 });
@@ -115,6 +131,7 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
   async close(): Promise<void> {
     if (this.current === 'closed') return;
     this.current = 'closed';
+    instances.delete(this);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.stop(this.options.graceful);
   }

@@ -49,12 +49,23 @@ export interface RegistryOptions {
   latencyMode: (host: string) => LatencyMode;
   /** The FLV feed of a stream whose ingest has none (WebRTC): the SFU egress. */
   egressFeed: (name: string, room: Room) => FlvSource;
+  /** Told of each publish refused because its name is forbidden (metrics). */
+  onForbidden?: () => void;
+}
+
+/** A name an operator forbade: its publishes are refused until then. */
+export interface ForbiddenStream {
+  app: string;
+  stream: string;
+  until: Date;
 }
 
 export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate {
   private readonly live = new Map<string, LiveStream>();
   /** Names between admission and the publisher's creation. */
   private readonly pending = new Map<string, Room>();
+  /** Forbidden names (app/stream) and until when. */
+  private readonly forbids = new Map<string, ForbiddenStream>();
 
   constructor(
     private readonly sfu: Sfu,
@@ -68,6 +79,11 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
     this.authorizer.authorize('publish', request);
     const key = `${request.app}/${request.stream}`;
+    const forbid = this.forbiddenEntry(key);
+    if (forbid) {
+      this.options.onForbidden?.();
+      throw new HttpError(403, `stream ${key} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
+    }
     const current = this.live.get(key);
     if (this.pending.has(key) || (current && this.options.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
     if (current) {
@@ -135,6 +151,41 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   list(): LiveStream[] {
     return [...this.live.values()];
+  }
+
+  /** Kicks the stream's publisher (if live) and refuses publishes of its name (WHIP and RTMP) until `until`. */
+  forbid(app: string, stream: string, until: Date): { forbidden: ForbiddenStream; kicked: boolean } {
+    const key = `${app}/${stream}`;
+    const forbidden = { app, stream, until };
+    this.forbids.set(key, forbidden);
+    const live = this.live.get(key);
+    live?.kick(`stream forbidden until ${until.toISOString()}`);
+    this.pending.get(key)?.close();
+    this.logger.info({ stream: key, until: until.toISOString(), kicked: live !== undefined }, 'stream forbidden');
+    return { forbidden, kicked: live !== undefined };
+  }
+
+  /** Lifts a forbid; false if the name was not forbidden (or the forbid had run out). */
+  resume(app: string, stream: string): boolean {
+    const key = `${app}/${stream}`;
+    const was = this.forbiddenEntry(key) !== undefined;
+    this.forbids.delete(key);
+    if (was) this.logger.info({ stream: key }, 'stream resumed');
+    return was;
+  }
+
+  /** The names forbidden now. */
+  forbidden(): ForbiddenStream[] {
+    return [...this.forbids.keys()].map((key) => this.forbiddenEntry(key)).filter((f): f is ForbiddenStream => f !== undefined);
+  }
+
+  private forbiddenEntry(key: string): ForbiddenStream | undefined {
+    const entry = this.forbids.get(key);
+    if (entry && entry.until.getTime() <= Date.now()) {
+      this.forbids.delete(key);
+      return undefined;
+    }
+    return entry;
   }
 
   closeAll(reason: string): void {
