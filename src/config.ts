@@ -236,6 +236,11 @@ export function latencyModeOf(config: Config, host: string): 'sub-second' | 'hal
 }
 const resolvedDomains = new WeakMap<Config, Domains>();
 
+/** Makes latencyModeOf(config, …) read these domains (the server's, which the control API may change at run time). */
+export function useDomains(config: Config, domains: Domains): void {
+  resolvedDomains.set(config, domains);
+}
+
 /** Workers to start: the configured number, or one per core. */
 export function workerCount(config: Config): number {
   return config.rtc.workers > 0 ? config.rtc.workers : Math.max(1, cpus().length);

@@ -17,7 +17,7 @@ import { StaticTokenAuthorizer } from './auth/Authorizer.js';
 import { AccessAuthorizer } from './auth/AccessAuthorizer.js';
 import { countingAuthorizer, DenialCounter } from './auth/denials.js';
 import { Domains } from './domains/Domains.js';
-import { latencyModeOf, workerCount, type Config } from './config.js';
+import { latencyModeOf, useDomains, workerCount, type Config } from './config.js';
 import { api } from './http/api.js';
 import { live } from './http/live.js';
 import { createMetrics } from './http/metrics.js';
@@ -76,6 +76,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const sessions = new SessionStore();
   // Access control per domain (Host): IP and referer lists, signed URLs, then the static tokens.
   const domains = new Domains(config);
+  useDomains(config, domains); // latency modes follow domain changes made through the control API
   const denials = new DenialCounter(); // refusals by reason, for /metrics
   const registry = new StreamRegistry(
     sfu,

@@ -3,6 +3,7 @@
 // them (each associated with an ingest domain); a domain without a type does both. Hosts that match no configured
 // domain get the default domain, built from the top-level settings, so localhost works without configuration.
 import type { Config } from '../config.js';
+import { accessListProblems } from '../auth/lists.js';
 
 export type LatencyMode = 'sub-second' | 'half-second';
 export type DomainType = 'ingest' | 'streaming' | 'both';
@@ -31,9 +32,13 @@ export function hostName(host: string): string {
   return h.split(':').length === 2 ? h.replace(/:\d*$/, '') : h;
 }
 
+export type DomainConfig = Config['domains'][number];
+
 export class Domains {
   readonly default: DomainSettings;
   private readonly byHost = new Map<string, DomainSettings>();
+  /** The configured form of each domain (for the control API and validation of changes). */
+  private readonly configs = new Map<string, DomainConfig>();
 
   constructor(config: Pick<Config, 'domains' | 'latencyMode' | 'auth'> & Partial<Pick<Config, 'referer' | 'ip'>>) {
     this.default = {
@@ -46,18 +51,51 @@ export class Domains {
       ip: { allow: config.ip?.allow, deny: config.ip?.deny },
       corsOrigins: undefined,
     };
-    for (const d of config.domains) {
-      this.byHost.set(hostName(d.host), {
-        host: hostName(d.host),
-        type: d.type ?? 'both',
-        ingestDomain: d.ingestDomain === undefined ? undefined : hostName(d.ingestDomain),
-        latencyMode: d.latencyMode,
-        auth: { primaryKey: d.auth?.primaryKey, secondaryKey: d.auth?.secondaryKey, validityMinutes: d.auth?.validityMinutes ?? DEFAULT_VALIDITY_MINUTES },
-        referer: { allow: d.referer?.allow, deny: d.referer?.deny, allowEmpty: d.referer?.allowEmpty ?? true },
-        ip: { allow: d.ip?.allow, deny: d.ip?.deny },
-        corsOrigins: d.corsOrigins,
-      });
-    }
+    for (const d of config.domains) this.add(d);
+  }
+
+  private add(d: DomainConfig): DomainSettings {
+    const settings: DomainSettings = {
+      host: hostName(d.host),
+      type: d.type ?? 'both',
+      ingestDomain: d.ingestDomain === undefined ? undefined : hostName(d.ingestDomain),
+      latencyMode: d.latencyMode,
+      auth: { primaryKey: d.auth?.primaryKey, secondaryKey: d.auth?.secondaryKey, validityMinutes: d.auth?.validityMinutes ?? DEFAULT_VALIDITY_MINUTES },
+      referer: { allow: d.referer?.allow, deny: d.referer?.deny, allowEmpty: d.referer?.allowEmpty ?? true },
+      ip: { allow: d.ip?.allow, deny: d.ip?.deny },
+      corsOrigins: d.corsOrigins,
+    };
+    this.byHost.set(hostName(d.host), settings);
+    this.configs.set(hostName(d.host), d);
+    return settings;
+  }
+
+  /**
+   * Adds or replaces a domain; requests from now on get its settings (sessions already admitted are not affected).
+   * Returns the problems (as domainProblems reports them) instead of applying a change that would leave the
+   * domains inconsistent.
+   */
+  set(domain: DomainConfig): string[] {
+    const next = [...this.configs.values()].filter((d) => hostName(d.host) !== hostName(domain.host)).concat(domain);
+    const problems = [...domainProblems(next), ...listProblems(domain)];
+    if (problems.length === 0) this.add(domain);
+    return problems;
+  }
+
+  /** Removes a domain (its host falls back to the default domain); the problems if others depend on it. */
+  remove(host: string): string[] | undefined {
+    const name = hostName(host);
+    if (!this.configs.has(name)) return undefined;
+    const problems = domainProblems([...this.configs.values()].filter((d) => hostName(d.host) !== name));
+    if (problems.length > 0) return problems;
+    this.configs.delete(name);
+    this.byHost.delete(name);
+    return [];
+  }
+
+  /** The configured form of the domains (as in the config file). */
+  configured(): DomainConfig[] {
+    return [...this.configs.values()];
   }
 
   /** The settings of the domain a request came to: its configured entry, or the default domain. */
@@ -84,4 +122,9 @@ export function domainProblems(domains: Config['domains']): string[] {
   });
   if (new Set(types.keys()).size !== domains.length) problems.push('/domains: a host is listed twice');
   return problems;
+}
+
+/** IP and referer list problems of one domain (for changes made at run time). */
+function listProblems(domain: DomainConfig): string[] {
+  return accessListProblems({ domains: [domain] });
 }

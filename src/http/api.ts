@@ -10,8 +10,8 @@ import { HttpError, STREAM_NAME_PATTERN, type SessionStore } from '../../signali
 import { sameSecret } from '../auth/Authorizer.js';
 import type { DenialCounter } from '../auth/denials.js';
 import { signAuthKey } from '../auth/signedUrl.js';
-import { RelayRuleSchema, type RelayRule } from '../config.js';
-import { hostName, type Domains, type DomainSettings } from '../domains/Domains.js';
+import { DomainSchema, RelayRuleSchema, type RelayRule } from '../config.js';
+import { hostName, type DomainConfig, type Domains, type DomainSettings } from '../domains/Domains.js';
 import type { RelayManager } from '../relay/RelayManager.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import { describeStream, type StreamExtras } from '../streams/describe.js';
@@ -66,6 +66,16 @@ const UrlsReply = Type.Object({
 });
 const Session = Type.Object({ id: Type.String(), kind: Type.String(), app: Type.String(), stream: Type.String(), location: Type.String(), iceState: Type.String() });
 const tags = (tag: string) => ({ tags: [tag] });
+const HostParams = Type.Object({ host: Type.String({ minLength: 1 }) });
+/** A domain as PUT takes it: the config file's form; the host comes from the URL. */
+const DomainBody = Type.Object({ ...DomainSchema.properties, host: Type.Optional(Type.String({ minLength: 1 })) }, { additionalProperties: false });
+
+/** A domain as the API shows it: signing keys are not shown. */
+function redacted(domain: DomainConfig): DomainConfig {
+  if (!domain.auth) return domain;
+  const { primaryKey, secondaryKey, ...auth } = domain.auth;
+  return { ...domain, auth: { ...auth, ...(primaryKey === undefined ? {} : { primaryKey: '***' }), ...(secondaryKey === undefined ? {} : { secondaryKey: '***' }) } };
+}
 
 export async function api(fastify: FastifyInstance, options: ApiOptions): Promise<void> {
   fastify.get('/healthz', (_request, reply) => {
@@ -152,6 +162,33 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
         { schema: { ...tags('urls'), summary: 'Signed ingest (WHIP, RTMP with the OBS server/key split) and playback (WHEP, HLS, FLV) URLs', body: UrlsBody, response: { 200: UrlsReply } } },
         (request) => generateUrls(request, request.body, domains, options.rtmpPort?.() ?? 1935),
       );
+    }
+
+    // Domains: applied to requests from now on, without a restart (not written back to the config file).
+    if (domains) {
+      admin.get('/api/domains', { schema: { ...tags('domains'), summary: 'Configured domains (signing keys shown as ***)' } }, () => ({ domains: domains.configured().map(redacted) }));
+      admin.get<{ Params: Static<typeof HostParams> }>('/api/domains/:host', { schema: { ...tags('domains'), summary: 'One domain', params: HostParams } }, (request) => {
+        const found = domains.configured().find((d) => hostName(d.host) === hostName(request.params.host));
+        if (!found) throw new HttpError(404, `no domain ${request.params.host}`);
+        return redacted(found);
+      });
+      admin.put<{ Params: Static<typeof HostParams>; Body: Static<typeof DomainBody> }>(
+        '/api/domains/:host',
+        { schema: { ...tags('domains'), summary: 'Add or replace a domain (the whole entry, signing keys included)', params: HostParams, body: DomainBody } },
+        (request) => {
+          const domain: DomainConfig = { ...request.body, host: request.params.host };
+          if (request.body.host !== undefined && hostName(request.body.host) !== hostName(request.params.host)) throw new HttpError(400, `host ${request.body.host} does not match the URL's ${request.params.host}`);
+          const problems = domains.set(domain);
+          if (problems.length > 0) throw new HttpError(400, `invalid domain: ${problems.join('; ')}`);
+          return redacted(domain);
+        },
+      );
+      admin.delete<{ Params: Static<typeof HostParams> }>('/api/domains/:host', { schema: { ...tags('domains'), summary: 'Remove a domain (its host falls back to the default domain)', params: HostParams } }, (request, reply) => {
+        const problems = domains.remove(request.params.host);
+        if (problems === undefined) throw new HttpError(404, `no domain ${request.params.host}`);
+        if (problems.length > 0) throw new HttpError(409, `cannot remove ${request.params.host}: ${problems.join('; ')}`);
+        return reply.code(204).send();
+      });
     }
 
     // Relays and workers.

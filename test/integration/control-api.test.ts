@@ -1,6 +1,6 @@
 // The control API over real requests: the URL generator's signed URLs are accepted where the domain requires
-// signing (WHIP, WHEP, HTTP-FLV, RTMP), kicking a viewer closes its WHEP session, and the OpenAPI document lists
-// the /api routes. No admin token is configured: the API answers loopback clients (the tests).
+// signing (WHIP, WHEP, HTTP-FLV, RTMP), kicking a viewer closes its WHEP session, the OpenAPI document lists
+// the /api routes, and domain changes apply to the next requests. No admin token is configured: the API answers loopback clients (the tests).
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
@@ -112,5 +112,34 @@ describe('OpenAPI', () => {
     expect(Object.keys(document.paths['/api/streams/{app}/{stream}/forbid'] ?? {})).toEqual(expect.arrayContaining(['post', 'delete']));
     expect(paths.filter((p) => !p.startsWith('/api/'))).toEqual([]);
     expect(paths).not.toContain('/api/openapi.json');
+  });
+});
+
+describe('domains', () => {
+  it('adds, changes and removes a domain without a restart', async () => {
+    const before = await urls({ app: 'live', stream: 'domain-a' }); // signed with the default domain's key
+    const put = await api('/api/domains/127.0.0.1', { method: 'PUT', body: JSON.stringify({ auth: { primaryKey: 'runtime-key' } }) });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ host: '127.0.0.1', latencyMode: 'sub-second', auth: { primaryKey: '***' } });
+    const { domains } = (await (await api('/api/domains')).json()) as { domains: { host: string }[] };
+    expect(domains.map((d) => d.host)).toEqual(['127.0.0.1']);
+
+    // Requests to 127.0.0.1 now need the new key.
+    await expect(publish(before.whip)).rejects.toThrow(/→ 403: auth_key invalid: bad hash/);
+    const after = await urls({ app: 'live', stream: 'domain-a' });
+    const publisher = await publish(after.whip);
+    clients.push(publisher);
+    await waitUntil(() => live('domain-a') !== undefined, 'stream live');
+
+    expect((await api('/api/domains/127.0.0.1', { method: 'PUT', body: JSON.stringify({ ip: { allow: ['not-an-address'] } }) })).status).toBe(400);
+    expect((await api('/api/domains/127.0.0.1', { method: 'PUT', body: JSON.stringify({ type: 'streaming', ingestDomain: 'nowhere.example' }) })).status).toBe(400);
+
+    // Removed: back to the default domain and its key.
+    expect((await api('/api/domains/127.0.0.1', { method: 'DELETE' })).status).toBe(204);
+    expect((await api('/api/domains/127.0.0.1', { method: 'DELETE' })).status).toBe(404);
+    await expect(publish((await urls({ app: 'live', stream: 'domain-b' })).whip.replace(/auth_key=.*/, ''))).rejects.toThrow(/→ 403: auth_key missing/);
+    const again = await publish((await urls({ app: 'live', stream: 'domain-b' })).whip);
+    clients.push(again);
+    await waitUntil(() => live('domain-b') !== undefined, 'stream live on the default domain');
   });
 });
