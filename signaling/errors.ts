@@ -4,6 +4,8 @@ export class HttpError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** Extra response headers, e.g. Retry-After on a 429/503. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }

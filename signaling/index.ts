@@ -202,6 +202,7 @@ function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply,
   const { status, message } = describeError(error, maxSdpBytes);
   if (status >= 500) request.log.error({ err: error }, 'request failed');
   else request.log.info({ status, reason: message }, 'request refused');
+  if (error instanceof HttpError && error.headers) void reply.headers(error.headers);
   return reply.code(status).type('text/plain; charset=utf-8').send(message);
 }
 

@@ -67,6 +67,10 @@ export const ConfigSchema = Type.Object(
         maxSdpBytes: Type.Integer({ minimum: 1024, maximum: 1048576, default: 65536 }),
         /** Origins allowed to call the WHIP/WHEP endpoints from a browser ("*" for any). */
         corsOrigin: Type.Union([Type.String(), Type.Array(Type.String())], { default: '*' }),
+        /** Serve HTTPS from these PEM files (certificate chain and private key). */
+        tls: Type.Optional(Type.Object({ cert: Type.String({ minLength: 1 }), key: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+        /** Behind a reverse proxy: take the client address from X-Forwarded-For (fastify trustProxy). */
+        trustProxy: Type.Boolean({ default: false }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -147,6 +151,43 @@ export const ConfigSchema = Type.Object(
     recording: RecordingConfigSchema,
     /** GET /metrics: per-stream labels (app, stream) on the media gauges only when the number of streams is bounded. */
     metrics: Type.Object({ perStreamLabels: Type.Boolean({ default: false }) }, { default: {}, additionalProperties: false }),
+    /** Event callbacks (publish, unpublish, play, stop_play; recording events too): signed JSON POSTs (src/callbacks). */
+    callbacks: Type.Object(
+      {
+        url: Type.Optional(Type.String({ pattern: '^https?://' })),
+        /** HMAC-SHA256 key of the X-Whipcast-Signature header (no signature without it). */
+        secret: Type.Optional(Type.String({ minLength: 1 })),
+        /** Waits before each retry (their number is the number of retries). */
+        retryDelaysMs: Type.Array(Type.Integer({ minimum: 0, maximum: 600000 }), { maxItems: 10, default: [1000, 2000, 4000] }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 60000, default: 5000 }),
+        /** Events waiting or in flight; beyond it new events are dropped (and logged). */
+        queueSize: Type.Integer({ minimum: 1, maximum: 100000, default: 1000 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** Admission hook: asked (POST JSON, signed) before each publish and play is admitted (src/admission). */
+    admission: Type.Object(
+      {
+        url: Type.Optional(Type.String({ pattern: '^https?://' })),
+        /** Signature key (default: callbacks.secret). */
+        secret: Type.Optional(Type.String({ minLength: 1 })),
+        timeoutMs: Type.Integer({ minimum: 50, maximum: 60000, default: 2000 }),
+        /** What a timeout, an error or an invalid answer means. */
+        default: Type.Union([Type.Literal('allow'), Type.Literal('deny')], { default: 'deny' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    /** 0 = unlimited. Refusals: 503 (publishers, viewers) and 429 (sessions per IP) (src/limits). */
+    limits: Type.Object(
+      {
+        maxPublishers: Type.Integer({ minimum: 0, default: 0 }),
+        maxViewersPerStream: Type.Integer({ minimum: 0, default: 0 }),
+        maxViewersTotal: Type.Integer({ minimum: 0, default: 0 }),
+        /** WHIP, WHEP and RTMP session creations per client address in any 60 s. */
+        sessionsPerIpPerMinute: Type.Integer({ minimum: 0, default: 0 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     log: Type.Object(
       { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) },
       { default: {}, additionalProperties: false },

@@ -30,6 +30,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    // e.g. an unreadable http.tls certificate, found when the server starts
+    process.stderr.write(`whipcast: ${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`whipcast: failed to start: ${(error as Error).stack ?? String(error)}\n`);
   process.exit(1);
 });

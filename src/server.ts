@@ -12,7 +12,7 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { Sfu } from '../sfu/index.js';
-import { SessionStore, signaling } from '../signaling/index.js';
+import { SessionStore, signaling, type MediaRequest } from '../signaling/index.js';
 import { StaticTokenAuthorizer } from './auth/Authorizer.js';
 import { AccessAuthorizer } from './auth/AccessAuthorizer.js';
 import { countingAuthorizer, DenialCounter } from './auth/denials.js';
@@ -28,6 +28,11 @@ import { LiveHls } from './standard/LiveHls.js';
 import { egressFeed } from './standard/SfuEgress.js';
 import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
 import { RecordingService } from './recording/RecordingService.js'; // recording
+import { CallbackSender } from './callbacks/CallbackSender.js';
+import { attachStreamCallbacks } from './callbacks/streamEvents.js';
+import { AdmissionHook } from './admission/AdmissionHook.js';
+import { Limits } from './limits/Limits.js';
+import { loadTls } from './http/tls.js';
 import { recordingsApi } from './http/recordings.js'; // recording
 
 export interface WhipcastServer {
@@ -55,6 +60,7 @@ export function createLogger(config: Config): Logger {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config)): Promise<WhipcastServer> {
   let ready = false;
+  const tls = loadTls(config.http.tls); // before anything starts: a bad file is a ConfigError naming it
   const listen = listenAddresses(config.rtc);
   const sfu = await Sfu.create(
     {
@@ -78,6 +84,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const domains = new Domains(config);
   useDomains(config, domains); // latency modes follow domain changes made through the control API
   const denials = new DenialCounter(); // refusals by reason, for /metrics
+  // Callbacks (signed, retried, never awaited), the admission hook and the limits
+  const callbacks = new CallbackSender(config.callbacks, logger.child({ component: 'callbacks' }));
+  const admission = new AdmissionHook({ ...config.admission, secret: config.admission.secret ?? config.callbacks.secret }, logger.child({ component: 'admission' }));
   const registry = new StreamRegistry(
     sfu,
     countingAuthorizer(new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)), denials),
@@ -86,6 +95,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       conflict: config.publishConflict,
       latencyMode: (host) => latencyModeOf(config, host),
       egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, logger),
+      ...(admission.enabled ? { admission: (action: 'publish' | 'play', request: MediaRequest) => admission.check(action, request) } : {}),
+      limits: new Limits(config.limits),
     },
     logger.child({ component: 'streams' }),
   );
@@ -97,9 +108,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     logger.child({ component: 'hls' }),
   );
   // recording: after the registry (it listens to live/offline); close() finalises what it records
-  const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }));
+  const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks);
+  attachStreamCallbacks(registry, callbacks);
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
-  const http = Fastify({ loggerInstance: logger, forceCloseConnections: true });
+  // HTTPS when http.tls is set (the instance's type stays the plain-HTTP one: only listen() differs).
+  const http = Fastify({ loggerInstance: logger, forceCloseConnections: true, trustProxy: config.http.trustProxy, ...(tls ? { https: tls } : {}) }) as unknown as FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   let rtmpPort: number | undefined;
   const metrics = createMetrics({
     streams: registry,
@@ -137,13 +150,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await rtmp.close();
     await recording.close(); // recording
     await http.close();
+    callbacks.close();
     sfu.close();
     throw error;
   }
 
   const address = http.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
-  const httpUrl = `http://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
+  const httpUrl = `${tls ? 'https' : 'http'}://${config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host}:${port}`;
   logger.info(`HTTP (WHIP, WHEP, API, demo) listening on ${config.http.host}:${port}`);
   logger.info(`RTMP ingest listening on ${config.rtmp.host}:${rtmpPort}`);
   logger.info(`WebRTC media listening on UDP+TCP ${listen.map((l) => l.ip).join(', ')} port(s) ${sfu.ports.join(', ')}${config.rtc.announcedIp ? ` announced as ${config.rtc.announcedIp}` : ''}`);
@@ -173,6 +187,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await recording.close();
         await Promise.all([relays.close(), hls.close()]);
         await http.close();
+        callbacks.close(); // stops retries; deliveries in flight finish
         sfu.close();
         if (config.standard.hlsDirectory === undefined) await rm(hlsRoot, { recursive: true, force: true });
       })()),

@@ -29,7 +29,7 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
     const stream = match?.stream ?? '';
     if (!match || !NAME.test(stream)) throw new HttpError(404, `no such file: expected {stream}.m3u8, {stream}.flv or {stream}-{n}.ts`);
     const ext = match.ext ?? 'ts';
-    const liveStream = admit(options.registry, request, request.params.app, stream, ext);
+    const liveStream = await admit(options.registry, request, request.params.app, stream, ext);
     void reply.header('cache-control', 'no-cache');
     if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request, reply));
     if (ext === 'm3u8') {
@@ -43,11 +43,12 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
   done();
 }
 
-function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): LiveStream {
+function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): Promise<LiveStream> {
   const media = mediaRequest(request, { app, stream });
   // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md). A segment
   // is authorized by its playlist's credentials, which the playlist appends to its segment URIs (withCredentials).
-  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` });
+  // The admission hook is asked for playlists and FLV plays, not for each segment.
+  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` }, { hook: ext !== 'ts' });
 }
 
 /** The playlist with the request's auth_key and token appended to each segment URI, so segments pass the same checks. */

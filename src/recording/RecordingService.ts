@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 import { sendCallback } from './callbacks.js';
+import { CallbackSender } from '../callbacks/CallbackSender.js';
 import type { RecordingConfig } from './config.js';
 import { Recorder, type RecorderHooks } from './Recorder.js';
 import { IndexError, RecordingIndex, totalDuration, type RecordingRecord } from './RecordingIndex.js';
@@ -43,6 +44,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     private readonly config: RecordingConfig,
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
+    /** Delivers the recording events (signed, retried); without one they go unsigned to callbackUrl only. */
+    private readonly callbacks: CallbackSender = new CallbackSender({}, logger),
   ) {
     super();
     for (const template of config.templates) this.templates.set(template.id, template);
@@ -87,8 +90,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     return { id: record.id, domain: record.domain, app: record.app, stream: record.stream, time: new Date().toISOString() };
   }
 
-  private send(event: Parameters<typeof sendCallback>[1]): void {
-    sendCallback(this.config.callbackUrl, event, this.logger);
+  private send(event: Parameters<typeof sendCallback>[2]): void {
+    sendCallback(this.callbacks, this.config.callbackUrl, event);
   }
 
   // ---- templates

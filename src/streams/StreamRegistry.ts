@@ -7,6 +7,7 @@ import type { Room, Sfu } from '../../sfu/index.js';
 import { HttpError, type MediaRequest, type PublishAdmission, type StreamGate } from '../../signaling/index.js';
 import type { Authorizer } from '../auth/Authorizer.js';
 import type { FlvSource } from '../flv/FlvFeed.js';
+import type { Limits } from '../limits/Limits.js';
 
 export type IngestProtocol = 'whip' | 'rtmp';
 
@@ -34,6 +35,9 @@ export interface LiveStream extends Omit<PublishDetails, 'feed'> {
   stream: string;
   /** The ingest request's host (its domain). */
   host: string;
+  /** The publisher's address and session id (WHIP session / RTMP publish), when known. */
+  ip?: string;
+  sessionId?: string;
   latencyMode: LatencyMode;
   room: Room;
   /** The stream as FLV tags for the standard-latency side (HLS, HTTP-FLV, relays, recording). */
@@ -51,6 +55,10 @@ export interface RegistryOptions {
   egressFeed: (name: string, room: Room) => FlvSource;
   /** Told of each publish refused because its name is forbidden (metrics). */
   onForbidden?: () => void;
+  /** The admission hook, asked after the authorizer; rejects with a 403 to refuse. */
+  admission?: (action: 'publish' | 'play', request: MediaRequest) => Promise<void>;
+  /** Publisher, viewer and session-rate limits (503/429). */
+  limits?: Limits;
 }
 
 /** A name an operator forbade: its publishes are refused until then. */
@@ -60,7 +68,7 @@ export interface ForbiddenStream {
   until: Date;
 }
 
-export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate {
+export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream]; playAdmitted: [MediaRequest, LiveStream] }> implements StreamGate {
   private readonly live = new Map<string, LiveStream>();
   /** Names between admission and the publisher's creation. */
   private readonly pending = new Map<string, Room>();
@@ -76,30 +84,39 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     super();
   }
 
-  admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
+  async admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
     this.authorizer.authorize('publish', request);
     const key = `${request.app}/${request.stream}`;
-    const forbid = this.forbiddenEntry(key);
-    if (forbid) {
-      this.options.onForbidden?.();
-      throw new HttpError(403, `stream ${key} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
+    this.checkPublish(key);
+    const limits = this.options.limits;
+    if (limits) {
+      limits.takeSession(request.ip);
+      if (!this.live.has(key)) limits.checkPublisher(this.live.size + this.pending.size);
+    }
+    if (this.options.admission) {
+      await this.options.admission('publish', request);
+      // The hook took time: the name may have been taken, or forbidden, meanwhile.
+      this.checkPublish(key);
+      if (limits && !this.live.has(key)) limits.checkPublisher(this.live.size + this.pending.size);
     }
     const current = this.live.get(key);
-    if (this.pending.has(key) || (current && this.options.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
     if (current) {
       this.logger.info({ stream: key }, 'publisher taken over by a new one');
       current.kick('taken over by a new publisher');
     }
     const room = this.sfu.createRoom(key);
     this.pending.set(key, room);
-    return Promise.resolve({
+    return {
       room,
       commit: (publisher, details) => {
         this.pending.delete(key);
+        const sessionId = (publisher as { id?: unknown }).id;
         const stream: LiveStream = {
           app: request.app,
           stream: request.stream,
           host: request.host,
+          ip: request.ip,
+          ...(typeof sessionId === 'string' ? { sessionId } : {}),
           latencyMode: this.options.latencyMode(request.host),
           feed: details?.feed ?? this.options.egressFeed(key, room),
           protocol: details?.protocol ?? 'whip',
@@ -122,27 +139,62 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
         this.pending.delete(key);
         room.close();
       },
-    });
+    };
   }
 
-  admitPlay(request: MediaRequest): Promise<Room> {
+  async admitPlay(request: MediaRequest): Promise<Room> {
     this.authorizer.authorize('play', request);
     const key = `${request.app}/${request.stream}`;
-    const stream = this.live.get(key);
-    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
-    return Promise.resolve(stream.room);
+    this.liveStream(key);
+    this.options.limits?.takeSession(request.ip);
+    this.checkViewerLimits(key);
+    if (this.options.admission) {
+      await this.options.admission('play', request);
+      this.checkViewerLimits(key);
+    }
+    const stream = this.liveStream(key);
+    this.emit('playAdmitted', request, stream);
+    return stream.room;
   }
 
-  /** A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second domains refuse. */
-  admitStandardPlay(request: MediaRequest): LiveStream {
+  /**
+   * A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second domains refuse.
+   * `hook: false` skips the admission hook (HLS segments, whose playlist was admitted).
+   */
+  async admitStandardPlay(request: MediaRequest, options: { hook?: boolean } = {}): Promise<LiveStream> {
     this.authorizer.authorize('play', request);
     const key = `${request.app}/${request.stream}`;
-    const stream = this.live.get(key);
-    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
+    let stream = this.liveStream(key);
     if (stream.latencyMode === 'half-second') {
       throw new HttpError(403, `stream ${key} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
     }
+    if (this.options.admission && options.hook !== false) {
+      await this.options.admission('play', request);
+      stream = this.liveStream(key);
+    }
     return stream;
+  }
+
+  private liveStream(key: string): LiveStream {
+    const stream = this.live.get(key);
+    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
+    return stream;
+  }
+
+  private checkPublish(key: string): void {
+    const forbid = this.forbiddenEntry(key);
+    if (forbid) {
+      this.options.onForbidden?.();
+      throw new HttpError(403, `stream ${key} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
+    }
+    if (this.pending.has(key) || (this.live.has(key) && this.options.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
+  }
+
+  private checkViewerLimits(key: string): void {
+    const limits = this.options.limits;
+    if (!limits) return;
+    const streams = this.list();
+    limits.checkViewer(key, this.live.get(key)?.room.viewerCount ?? 0, streams.reduce((sum, s) => sum + s.room.viewerCount, 0));
   }
 
   get(app: string, stream: string): LiveStream | undefined {
