@@ -34,6 +34,7 @@ import { AdmissionHook } from './admission/AdmissionHook.js';
 import { Limits } from './limits/Limits.js';
 import { loadTls } from './http/tls.js';
 import { recordingsApi } from './http/recordings.js'; // recording
+import { time } from './http/time.js'; // GET /time, the demo pages' clock sync
 
 export interface WhipcastServer {
   config: Config;
@@ -143,6 +144,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
     await http.register(metrics.plugin);
+    await http.register(time); // public server clock (web-demo/clock.js)
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     await http.listen({ host: config.http.host, port: config.http.port });
     rtmpPort = await rtmp.listen();
