@@ -1,0 +1,111 @@
+// Measured latency end to end (issue 6): Chromium publishes the time calibrator (publish.html, source
+// "calibrator": a canvas with the time code in every frame) over WHIP, clicking Publish as a user would; a
+// second Chromium page plays it over WHEP (play.html), reads the time code back from the displayed frames and
+// shows the glass-to-glass latency. Both pages synchronise their clocks with the server's public GET /time.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WhipcastServer } from '../../src/server.js';
+import { launchChromium, type ChromiumBrowser } from '../helpers/browser.js';
+import { startTestServer, waitUntil } from '../helpers/server.js';
+
+interface Latency {
+  p50?: number;
+  p95?: number;
+  samples: number;
+  framesShown: number;
+  framesRead: number;
+  clockErrorMs?: number;
+  synced: boolean;
+}
+interface CalibratorState {
+  frames: number;
+  synced: boolean;
+  errorMs?: number;
+}
+/** The parts of the pages' `window.whipcast` this test reads (see web-demo/publish.html and play.html). */
+interface Pages {
+  whipcast?: { state?: string; error?: string; framesDecoded?: number; latency?: Latency; calibrator?: CalibratorState };
+}
+
+let server: WhipcastServer;
+let browser: ChromiumBrowser;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const pageState = (page: Page) => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as Pages).whipcast ?? {})) as NonNullable<Pages['whipcast']>);
+
+describe('time calibrator and measured latency', () => {
+  it('GET /time is public and not cached', async () => {
+    const before = performance.timeOrigin + performance.now();
+    const response = await fetch(`${server.httpUrl}/time`);
+    const after = performance.timeOrigin + performance.now();
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const { t1, t2 } = (await response.json()) as { t1: number; t2: number };
+    // same machine, same clock: the server's times lie within the exchange
+    expect(t1).toBeGreaterThanOrEqual(before - 1);
+    expect(t2).toBeGreaterThanOrEqual(t1);
+    expect(t2).toBeLessThanOrEqual(after + 1);
+  });
+
+  it('calibrator.html draws the clock and synchronises with the server', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.httpUrl}/calibrator.html`);
+    await waitUntil(async () => {
+      const state = (await page.evaluate(() => (window as unknown as { whipcast?: CalibratorState }).whipcast)) ?? { frames: 0, synced: false };
+      return state.synced && state.frames > 10;
+    }, 'calibrator synchronised and drawing');
+    const errorMs = await page.evaluate(() => (window as unknown as { whipcast?: CalibratorState }).whipcast?.errorMs);
+    expect(errorMs).toBeGreaterThanOrEqual(0);
+    expect(errorMs).toBeLessThan(100);
+    await page.context().close();
+  });
+
+  it('publish the calibrator, play it: frames decoded and a latency figure shown', async () => {
+    const stream = 'live/calibrator';
+    const publisher = await browser.newPage();
+    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator' }).toString()}`);
+    expect(await publisher.inputValue('#source')).toBe('calibrator');
+    await publisher.click('#start');
+    await waitUntil(async () => {
+      const state = await pageState(publisher);
+      if (state.error !== undefined) throw new Error(`publisher: ${state.error}`);
+      return state.state === 'connected';
+    }, 'publisher connected');
+
+    const player = await browser.newPage();
+    await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '' }).toString()}`);
+    await waitUntil(
+      async () => {
+        const state = await pageState(player);
+        if (state.error !== undefined) throw new Error(`player: ${state.error}`);
+        return (state.framesDecoded ?? 0) > 30 && (state.latency?.samples ?? 0) > 20;
+      },
+      'player: > 30 frames decoded and > 20 latency samples',
+      30_000,
+    );
+    const { latency, framesDecoded } = await pageState(player);
+    const shown = await player.textContent('#latency');
+    console.log(`calibrator → WHIP → WHEP: ${framesDecoded} frames decoded, time code read in ${latency?.framesRead}/${latency?.framesShown} displayed; ${shown}`);
+    expect(latency?.synced).toBe(true);
+    expect(Number.isFinite(latency?.p50)).toBe(true);
+    expect(latency?.p50).toBeGreaterThan(0);
+    expect(latency?.p50).toBeLessThan(2000); // a sanity bound, not a performance figure
+    expect(latency?.p95).toBeGreaterThanOrEqual(latency?.p50 ?? Infinity);
+    expect(latency?.clockErrorMs).toBeGreaterThanOrEqual(0);
+    // the code survives Chromium's encoder and decoder: (nearly) every displayed frame is read
+    expect(latency?.framesRead).toBeGreaterThanOrEqual(0.9 * (latency?.framesShown ?? Infinity));
+    expect(await player.isVisible('#latency')).toBe(true);
+    expect(shown).toMatch(/latency p50 \d+ ms {2}p95 \d+ ms/);
+    await publisher.click('#stop');
+    await publisher.context().close();
+    await player.context().close();
+  });
+});
