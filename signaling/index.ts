@@ -163,6 +163,8 @@ function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequ
     kind,
     app: media.app,
     stream: media.stream,
+    ip: media.ip,
+    host: media.host,
     peer,
     etag: newEtag(),
     remoteUfrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] ?? '',

@@ -1,6 +1,7 @@
 // The WHIP/WHEP session resources (RFC 9725 §4.3) this server has handed out: Location id → peer.
 // A session leaves the store when its peer closes, whatever closed it (DELETE, timeout, stream end).
 import { randomBytes, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { WebRtcPeer } from '../sfu/index.js';
 
 export type SessionKind = 'whip' | 'whep';
@@ -10,6 +11,9 @@ export interface Session {
   kind: SessionKind;
   app: string;
   stream: string;
+  /** The client's address and the request's host (its domain), for events and the API. */
+  ip: string;
+  host: string;
   peer: WebRtcPeer;
   etag: string;
   /** The client's ICE username fragment; a PATCH with another one is an ICE restart. */
@@ -25,12 +29,19 @@ export function newEtag(): string {
   return `"${randomBytes(8).toString('hex')}"`;
 }
 
-export class SessionStore {
+/** `open`: a session resource was created; `close`: its peer closed (with the reason). */
+export type SessionEvents = { open: [Session]; close: [Session, string] };
+
+export class SessionStore extends EventEmitter<SessionEvents> {
   private readonly sessions = new Map<string, Session>();
 
   add(session: Session): void {
     this.sessions.set(session.id, session);
-    session.peer.once('close', () => this.sessions.delete(session.id));
+    session.peer.once('close', (reason) => {
+      this.sessions.delete(session.id);
+      this.emit('close', session, reason);
+    });
+    this.emit('open', session);
   }
 
   get(kind: SessionKind, id: string): Session | undefined {

@@ -110,7 +110,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   );
   // recording: after the registry (it listens to live/offline); close() finalises what it records
   const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks);
-  attachStreamCallbacks(registry, callbacks);
+  attachStreamCallbacks(registry, sessions, callbacks);
   const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
   // HTTPS when http.tls is set (the instance's type stays the plain-HTTP one: only listen() differs).
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true, trustProxy: config.http.trustProxy, ...(tls ? { https: tls } : {}) }) as unknown as FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;

@@ -68,7 +68,7 @@ export interface ForbiddenStream {
   until: Date;
 }
 
-export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream]; playAdmitted: [MediaRequest, LiveStream] }> implements StreamGate {
+export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate {
   private readonly live = new Map<string, LiveStream>();
   /** Names between admission and the publisher's creation. */
   private readonly pending = new Map<string, Room>();
@@ -153,7 +153,6 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       this.checkViewerLimits(key);
     }
     const stream = this.liveStream(key);
-    this.emit('playAdmitted', request, stream);
     return stream.room;
   }
 
