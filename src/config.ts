@@ -110,6 +110,8 @@ export const ConfigSchema = Type.Object(
         publishToken: Type.Optional(Type.String({ minLength: 1 })),
         /** If set, WHEP viewers must send `Authorization: Bearer <playToken>`. */
         playToken: Type.Optional(Type.String({ minLength: 1 })),
+        /** Per-stream publish keys, `{"live/cam1": "key"}`: that stream's publisher must send its own key instead of publishToken. */
+        streamKeys: Type.Record(Type.String({ pattern: '^[^/]+/[^/]+$' }), Type.String({ minLength: 1 }), { default: {} }),
         /** If set, /api/* requires `Authorization: Bearer <adminToken>`; without it /api/* answers loopback only. */
         adminToken: Type.Optional(Type.String({ minLength: 1 })),
         /** Signing keys of the default domain (signed URLs, method A). */

@@ -1,5 +1,5 @@
-// Who may publish and play. This issue's rule is a static bearer token per action; signed URLs, referer/IP
-// lists and admission hooks slot in behind the same interface.
+// Who may publish and play: static bearer tokens per action, and per-stream publish keys. Signed URLs, referer/IP
+// lists (AccessAuthorizer) and the admission hook are layered around it.
 import { timingSafeEqual } from 'node:crypto';
 import { HttpError, type MediaRequest } from '../../signaling/index.js';
 
@@ -10,11 +10,19 @@ export interface Authorizer {
   authorize(action: Action, request: MediaRequest): void;
 }
 
+export interface StaticTokens {
+  publishToken?: string | undefined;
+  playToken?: string | undefined;
+  /** Per-stream publish keys by "app/stream" (OBS's Bearer Token field, or `?token=` in an RTMP stream key). */
+  streamKeys?: Record<string, string>;
+}
+
 export class StaticTokenAuthorizer implements Authorizer {
-  constructor(private readonly tokens: { publishToken?: string | undefined; playToken?: string | undefined }) {}
+  constructor(private readonly tokens: StaticTokens) {}
 
   authorize(action: Action, request: MediaRequest): void {
-    const expected = action === 'publish' ? this.tokens.publishToken : this.tokens.playToken;
+    const streamKey = this.tokens.streamKeys?.[`${request.app}/${request.stream}`];
+    const expected = action === 'publish' ? (streamKey ?? this.tokens.publishToken) : this.tokens.playToken;
     if (expected === undefined) return;
     if (request.bearerToken === undefined) throw new HttpError(401, `${action} requires Authorization: Bearer <token>`);
     if (!sameSecret(request.bearerToken, expected)) throw new HttpError(403, `invalid ${action} token`);

@@ -162,3 +162,18 @@ describe('AccessAuthorizer', () => {
     expect(reason('play', { query: { auth_key: signed } })).toBe('403 push.example is an ingest domain: play from one of its streaming domains');
   });
 });
+
+describe('per-stream publish keys', () => {
+  const request = (stream: string, bearerToken: string | undefined): MediaRequest => ({
+    app: 'live', stream, bearerToken, query: {}, ip: '127.0.0.1', host: 'localhost', path: `/whip/live/${stream}`, referer: undefined,
+  });
+  const authorizer = new StaticTokenAuthorizer({ publishToken: 'global', streamKeys: { 'live/cam1': 'cam1-key' } });
+
+  it("take the place of the publish token for their stream only (OBS's Bearer Token field)", () => {
+    expect(() => authorizer.authorize('publish', request('cam1', 'cam1-key'))).not.toThrow();
+    expect(() => authorizer.authorize('publish', request('cam1', 'global'))).toThrow('invalid publish token');
+    expect(() => authorizer.authorize('publish', request('cam1', undefined))).toThrow('publish requires Authorization: Bearer <token>');
+    expect(() => authorizer.authorize('publish', request('cam2', 'global'))).not.toThrow();
+    expect(() => authorizer.authorize('play', request('cam1', undefined))).not.toThrow();
+  });
+});
