@@ -35,6 +35,7 @@ import { Limits } from './limits/Limits.js';
 import { loadTls } from './http/tls.js';
 import { recordingsApi } from './http/recordings.js'; // recording
 import { time } from './http/time.js'; // GET /time, the demo pages' clock sync
+import { events } from './http/events.js'; // GET /api/events (dashboard), GET /ws/player (viewer reports)
 
 export interface WhipcastServer {
   config: Config;
@@ -141,6 +142,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }),
     };
     await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials });
+    await http.register(events, { registry, extras, adminToken: config.auth.adminToken, denials, onReport: metrics.viewerReport }); // dashboard feed, viewer reports
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
     await http.register(metrics.plugin);

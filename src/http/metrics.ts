@@ -6,7 +6,7 @@
 // labels (only where the number of streams is bounded). Each server has its own registry.
 import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RoomStats, Sfu, WorkerUsage } from '../../sfu/index.js';
 import type { DenialCounter } from '../auth/denials.js';
 import { runningFfmpegs } from '../ffmpeg/ManagedFfmpeg.js';
@@ -28,6 +28,8 @@ export interface Metrics {
   registry: Registry;
   /** fastify onResponse hook counting requests by route pattern, method and status: add it on the root instance. */
   onResponse: (request: FastifyRequest, reply: FastifyReply, done: () => void) => void;
+  /** A viewer's report (GET /ws/player): its measured glass-to-glass latency (p50) and, once per connection, its TTFF. */
+  viewerReport: (report: { app: string; stream: string; latencyMs: number | null; ttffMs: number | null }) => void;
   /** The plugin serving GET /metrics. */
   plugin: (fastify: FastifyInstance, options: unknown, done: () => void) => void;
 }
@@ -206,6 +208,23 @@ export function createMetrics(options: MetricsOptions): Metrics {
     },
   });
 
+  // What players measure and report (web-demo/play.html over GET /ws/player, src/http/events.ts).
+  const viewerLabels = options.perStreamLabels ? ['app', 'stream'] : [];
+  const viewerLatency = new Histogram({
+    name: 'whipcast_viewer_latency_seconds',
+    help: 'Glass-to-glass latency viewers measure (p50 of each report) and report',
+    labelNames: viewerLabels,
+    buckets: [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    registers: [registry],
+  });
+  const viewerTtff = new Histogram({
+    name: 'whipcast_viewer_ttff_seconds',
+    help: 'Time to first frame viewers report (WHEP POST to the first presented frame), once per connection',
+    labelNames: viewerLabels,
+    buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    registers: [registry],
+  });
+
   const takeSnapshot = async (): Promise<Snapshot> => {
     const [streams, workers, ffmpeg] = await Promise.all([
       Promise.all(options.streams.list().map(async (live) => ({ live, stats: await live.room.stats() }))).catch(() => []),
@@ -217,6 +236,11 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     registry,
+    viewerReport: ({ app, stream, latencyMs, ttffMs }) => {
+      const labels = options.perStreamLabels ? { app, stream } : {};
+      if (latencyMs !== null) viewerLatency.observe(labels, latencyMs / 1000);
+      if (ttffMs !== null) viewerTtff.observe(labels, ttffMs / 1000);
+    },
     onResponse: (request, reply, done) => {
       requests.inc({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) });
       done();

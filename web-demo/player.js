@@ -1,0 +1,270 @@
+// play.html: WHEP player with automatic reconnection (the stream goes and comes back: the WHEP POST is retried
+// with backoff on 404 and connection failures), mute, simulcast layer choice (POST {Location}/layer), a stats
+// overlay, measured glass-to-glass latency (latency.js) and, opt-in (default on here), latency reports to the
+// server over GET /ws/player (the dashboard and /metrics show them).
+import { play } from './whip-whep.js';
+import { measureLatency } from './latency.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+if (params.get('stream')) $('stream').value = params.get('stream');
+if (params.get('token')) $('token').value = params.get('token');
+if (params.get('report') !== null) $('report').checked = params.get('report') !== '0';
+/** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST to the first frame the
+ *  video element presents (of the current connection); connectionState: the RTCPeerConnection's, kept after the
+ *  server ends the session; framesDecoded: of the current connection; reconnects: connections made again after
+ *  one ended; latency: glass-to-glass, from the time code in the frames ({p50, p95, samples}, clockErrorMs);
+ *  stats: what the overlay shows; reportsSent: latency reports sent to the server. */
+const state = (window.whipcast = {
+  state: 'idle',
+  firstFrameMs: undefined,
+  ttffMs: undefined,
+  framesDecoded: 0,
+  connectionState: 'new',
+  session: undefined,
+  error: undefined,
+  lastError: undefined,
+  latency: undefined,
+  reconnects: 0,
+  stats: {},
+  reportsSent: 0,
+});
+const fixed = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x) ? '-' : Number(x).toFixed(digits));
+const setStatus = (text) => ($('status').textContent = state.state = text);
+const video = $('video');
+
+// --- latency measurement (all connections) ---
+const showLatency = (l) => {
+  $('latency').hidden = false;
+  $('latency').textContent = `latency p50 ${fixed(l.p50)} ms  p95 ${fixed(l.p95)} ms  (${l.samples} frames, last 5 s)  clock error ±${fixed(l.clockErrorMs, 1)} ms (this page; the publisher's is on its calibrator)`;
+};
+let measuring;
+/** (Re)starts the measurement: a new connection starts with an empty window. */
+function startMeasuring() {
+  measuring?.stop();
+  measuring = measureLatency(video, { onUpdate: showLatency });
+  state.latency = measuring.latency;
+}
+
+// --- mute, layers, overlay ---
+const showMute = () => ($('mute').textContent = video.muted ? 'Unmute' : 'Mute');
+$('mute').onclick = () => {
+  video.muted = !video.muted;
+  if (!video.muted) void video.play().catch(() => undefined);
+  showMute();
+};
+video.onvolumechange = showMute;
+// Simulcast layers (spatial, lowest first); "best" leaves the choice to the server.
+$('layer').options[0].textContent = 'best';
+$('layer').options[0].value = 'best';
+for (const [value, label] of [['0', 'low'], ['1', 'medium'], ['2', 'high']]) $('layer').add(new Option(`${label} (${value})`, value));
+$('layerBox').hidden = params.get('layers') === '0';
+$('layer').onchange = () => void applyLayer();
+async function applyLayer() {
+  const value = $('layer').value;
+  if (!state.session) return;
+  // "best": the highest spatial layer (3 is clamped to the best the publisher sends).
+  const spatialLayer = value === 'best' ? 3 : Number(value);
+  const response = await fetch(`${state.session.location}/layer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ spatialLayer }) }).catch((e) => ({ ok: false, status: e.message }));
+  if (!response.ok) state.lastError = `layer: ${response.status}`;
+}
+$('showStats').onchange = () => ($('overlay').hidden = !$('showStats').checked || state.session === undefined);
+
+// --- stats ---
+let previous;
+async function sampleStats(pc) {
+  const report = await pc.getStats();
+  const all = [...report.values()];
+  const videoIn = all.find((s) => s.type === 'inbound-rtp' && s.kind === 'video');
+  const inbound = all.filter((s) => s.type === 'inbound-rtp');
+  const pair = all.find((s) => s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded');
+  const remoteOut = all.find((s) => s.type === 'remote-outbound-rtp' && s.roundTripTime !== undefined);
+  const bytes = inbound.reduce((sum, s) => sum + (s.bytesReceived ?? 0), 0);
+  const now = performance.now();
+  const bitrateBps = previous && previous.pc === pc ? ((bytes - previous.bytes) * 8 * 1000) / (now - previous.at) : undefined;
+  previous = { pc, bytes, at: now };
+  const rttS = pair?.currentRoundTripTime ?? remoteOut?.roundTripTime;
+  const jitterBufferMs = videoIn && videoIn.jitterBufferEmittedCount ? (videoIn.jitterBufferDelay / videoIn.jitterBufferEmittedCount) * 1000 : undefined;
+  state.framesDecoded = videoIn?.framesDecoded ?? 0;
+  state.stats = {
+    bitrateBps,
+    fps: videoIn?.framesPerSecond,
+    width: videoIn?.frameWidth,
+    height: videoIn?.frameHeight,
+    jitterBufferMs,
+    packetsLost: inbound.reduce((sum, s) => sum + (s.packetsLost ?? 0), 0),
+    rttMs: rttS === undefined ? undefined : rttS * 1000,
+    framesDecoded: state.framesDecoded,
+  };
+  const s = state.stats;
+  const l = state.latency;
+  $('overlay').textContent = [
+    `bitrate   ${s.bitrateBps === undefined ? '-' : `${fixed(s.bitrateBps / 1000)} kbit/s`}`,
+    `video     ${s.width ?? '-'}×${s.height ?? '-'} @ ${fixed(s.fps)} fps`,
+    `jitter buffer ${fixed(s.jitterBufferMs)} ms`,
+    `lost      ${s.packetsLost}`,
+    `RTT       ${fixed(s.rttMs)} ms`,
+    `latency   ${l?.p50 === undefined ? '- (no time code)' : `p50 ${fixed(l.p50)} / p95 ${fixed(l.p95)} ms`}`,
+    `TTFF      ${fixed(state.ttffMs)} ms`,
+    `reconnects ${state.reconnects}`,
+  ].join('\n');
+  $('stats').textContent = `frames decoded ${state.framesDecoded}  fps ${s.fps ?? '-'}  lost ${s.packetsLost}  first frame ${state.firstFrameMs ?? '-'} ms`;
+}
+
+// --- latency reports (GET /ws/player) ---
+let reporter;
+function startReporting(streamName) {
+  stopReporting();
+  const [app, stream] = streamName.split('/');
+  const url = new URL('/ws/player', location.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  let socket;
+  let closed = false;
+  const connect = () => {
+    socket = new WebSocket(url);
+    socket.onclose = () => {
+      if (!closed) setTimeout(connect, 3000);
+    };
+  };
+  connect();
+  const timer = setInterval(() => {
+    const l = state.latency;
+    if (!$('report').checked || socket.readyState !== WebSocket.OPEN || state.state !== 'playing') return;
+    const round = (x) => (x === undefined || x === null ? null : Math.round(x));
+    socket.send(JSON.stringify({ app, stream, latencyP50Ms: round(l?.p50), latencyP95Ms: round(l?.p95), ttffMs: round(state.ttffMs) }));
+    state.reportsSent++;
+  }, Number(params.get('reportEvery') ?? 2000));
+  reporter = {
+    stop() {
+      closed = true;
+      clearInterval(timer);
+      socket.close();
+    },
+  };
+}
+function stopReporting() {
+  reporter?.stop();
+  reporter = undefined;
+}
+
+// --- play with reconnection ---
+class Fatal extends Error {}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+let generation = 0;
+let statsTimer;
+
+/** One WHEP session: resolves when it has ended (DTLS closed, connection failed or closed, or disconnected 3 s). */
+async function connectOnce(gen, streamName, established) {
+  const started = performance.now();
+  state.firstFrameMs = state.ttffMs = undefined;
+  const layer = $('layer').value;
+  const query = layer === 'best' ? '' : `?spatialLayer=${layer}`;
+  // The tracks go to the <video> once the session is up: a new srcObject restarts the element's load, which drops
+  // the frame callbacks registered before it, so they (first frame, latency measurement) are registered after it.
+  const sink = { srcObject: null };
+  let session;
+  try {
+    session = await play(`/whep/${streamName}${query}`, sink, { token: $('token').value || undefined });
+  } catch (error) {
+    const status = Number(/^(\d{3}):/.exec(error.message)?.[1]);
+    // 404 (not live yet / any more), 5xx, network errors: retry; 4xx otherwise (auth, bad name): give up
+    if (status >= 400 && status < 500 && status !== 404 && status !== 429) throw new Fatal(error.message);
+    throw error;
+  }
+  if (gen !== generation) {
+    await session.stop();
+    return;
+  }
+  state.session = session;
+  established();
+  video.addEventListener(
+    'loadstart',
+    () => {
+      video.requestVideoFrameCallback(() => {
+        state.firstFrameMs = state.ttffMs = Math.round(performance.now() - started);
+      });
+      startMeasuring();
+    },
+    { once: true },
+  );
+  video.srcObject = sink.srcObject ?? new MediaStream(session.pc.getReceivers().map((r) => r.track));
+  clearInterval(statsTimer);
+  statsTimer = setInterval(() => void sampleStats(session.pc).catch(() => undefined), 500);
+  $('overlay').hidden = !$('showStats').checked;
+  const pc = session.pc;
+  await new Promise((resolve) => {
+    let disconnectedTimer;
+    const poll = setInterval(() => gen !== generation && done(), 250);
+    const done = () => {
+      clearInterval(poll);
+      clearTimeout(disconnectedTimer);
+      resolve();
+    };
+    const check = () => {
+      state.connectionState = pc.connectionState;
+      if (pc.connectionState === 'connected') setStatus('playing');
+      else if (pc.connectionState !== 'closed') setStatus(pc.connectionState);
+      clearTimeout(disconnectedTimer);
+      if (pc.connectionState === 'failed' || pc.connectionState === 'closed') done();
+      else if (pc.connectionState === 'disconnected') disconnectedTimer = setTimeout(done, 3000);
+    };
+    pc.addEventListener('connectionstatechange', check);
+    // the server's DTLS close alert (the publisher left): Chromium may keep connectionState as it was
+    const dtls = pc.getReceivers()[0]?.transport;
+    dtls?.addEventListener('statechange', () => (dtls.state === 'closed' || dtls.state === 'failed') && done());
+    check();
+  });
+  clearInterval(statsTimer);
+  pc.close(); // the server has ended it (its resource is gone) or we are stopping
+  state.connectionState = pc.connectionState;
+}
+
+async function run(streamName) {
+  const gen = ++generation;
+  let failures = 0;
+  let sessions = 0;
+  while (gen === generation) {
+    setStatus(sessions === 0 ? 'connecting' : 'reconnecting');
+    try {
+      await connectOnce(gen, streamName, () => {
+        if (sessions > 0) state.reconnects++;
+        sessions++;
+        failures = 0;
+      });
+    } catch (error) {
+      if (error instanceof Fatal) {
+        state.error = error.message;
+        setStatus(`error: ${error.message}`);
+        return;
+      }
+      state.lastError = error.message;
+      failures++;
+    }
+    if (gen !== generation) return;
+    const delay = Math.min(5000, 250 * 2 ** Math.min(failures, 5));
+    setStatus(`waiting for the stream (retry in ${(delay / 1000).toFixed(1)} s${state.lastError ? `; ${state.lastError}` : ''})`);
+    await sleep(delay);
+  }
+}
+
+$('form').onsubmit = (event) => {
+  event.preventDefault();
+  const streamName = $('stream').value;
+  state.error = undefined;
+  state.reconnects = 0;
+  measuring?.stop();
+  startReporting(streamName);
+  $('stop').disabled = false;
+  void run(streamName);
+};
+$('stop').onclick = async () => {
+  generation++;
+  stopReporting();
+  measuring?.stop();
+  clearInterval(statsTimer);
+  await state.session?.stop();
+  setStatus('stopped');
+  $('stop').disabled = true;
+};
+showMute();
+if (params.get('autoplay') !== null) $('form').requestSubmit();
