@@ -189,6 +189,7 @@ async function connectOnce(gen, streamName, established) {
   );
   video.srcObject = sink.srcObject ?? new MediaStream(session.pc.getReceivers().map((r) => r.track));
   clearInterval(statsTimer);
+  previous = { pc: session.pc, bytes: 0, at: performance.now() }; // the first sample: the mean since the start
   statsTimer = setInterval(() => void sampleStats(session.pc).catch(() => undefined), 500);
   $('overlay').hidden = !$('showStats').checked;
   const pc = session.pc;

@@ -93,7 +93,7 @@ describe('dashboard, viewer reports and reconnecting player', () => {
     expect(played.reconnects).toBeGreaterThanOrEqual(1);
     expect(played.ttffMs).toBeGreaterThan(0);
     expect(await player.isVisible('#overlay')).toBe(true);
-    expect(await player.textContent('#overlay')).toMatch(/bitrate +\d+ kbit\/s[\s\S]*latency +p50 \d+/);
+    await waitUntil(async () => /bitrate +\d+ kbit\/s[\s\S]*latency +p50 \d+/.test((await player.textContent('#overlay')) ?? ''), 'overlay: bitrate and latency');
 
     // The dashboard: the stream, a viewer, the latency that viewer reports.
     const dashboard = await browser.newPage();
