@@ -19,7 +19,8 @@ import type { WebRtcViewer } from '../sfu/index.js';
 import { intFlag, intListFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineBusyPercent, machineCpu, machineInfo, processCpuMs, processRssBytes, udpDrops, udpSocketDrops, type MachineCpu } from './lib/proc.js';
 import { linearFit, printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
-import { closeServer, sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
+import { sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
+import { cleanupRig, stopRigOnSignals } from './lib/rig.js';
 import { BenchChild, ViewerPool } from './lib/viewer-pool.js';
 import type { ViewerWindow } from './lib/viewer-protocol.js';
 import { DEFAULT_ENCODER, type EncoderOptions } from './lib/webrtc.js';
@@ -372,33 +373,12 @@ function summarizeRun(results: StepResult[]): { lines: string[]; data: Record<st
   };
 }
 
+const rigParts = () => ({ server, publisherChild, encoderPid, pool });
+
 async function cleanup(): Promise<void> {
-  await pool?.close().catch(() => undefined);
-  await publisherChild?.shutdown().catch(() => undefined);
-  killEncoder();
-  if (server) await closeServer(server).catch(() => undefined);
+  await cleanupRig(rigParts());
 }
 
-function killEncoder(): void {
-  // The encoder is the publisher process's child: make sure it cannot outlive a killed publisher process.
-  if (encoderPid && encoderPid > 0) {
-    try {
-      process.kill(encoderPid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function hardStop(code: number): never {
-  pool?.killAll();
-  publisherChild?.kill();
-  killEncoder();
-  void server?.close();
-  process.exit(code);
-}
-
-process.once('SIGINT', () => hardStop(130));
-process.once('SIGTERM', () => hardStop(143));
+stopRigOnSignals(rigParts);
 
 runBench('fanout', main, cleanup);

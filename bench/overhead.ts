@@ -28,7 +28,8 @@ import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineBusyPercent, machineCpu, machineInfo, processRssBytes, type MachineCpu } from './lib/proc.js';
 import { percentile, printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
-import { closeServer, freePortRange, sleep, waitFor, type WhipcastServer } from './lib/server.js';
+import { freePortRange, sleep, waitFor, type WhipcastServer } from './lib/server.js';
+import { cleanupRig, stopRigOnSignals } from './lib/rig.js';
 import { BenchChild, ViewerPool } from './lib/viewer-pool.js';
 import { DEFAULT_ENCODER, opus, peer, h264, type Feedback } from './lib/webrtc.js';
 
@@ -528,33 +529,13 @@ function printMetrics(windows: MetricsWindow[]): void {
   );
 }
 
+const rigParts = () => ({ server, publisherChild, encoderPid, pool });
+
 async function cleanup(): Promise<void> {
   agent.destroy();
-  await pool?.close().catch(() => undefined);
-  await publisherChild?.shutdown().catch(() => undefined);
-  killEncoder();
-  if (server) await closeServer(server).catch(() => undefined);
+  await cleanupRig(rigParts());
 }
 
-function killEncoder(): void {
-  if (encoderPid && encoderPid > 0) {
-    try {
-      process.kill(encoderPid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-function hardStop(code: number): never {
-  pool?.killAll();
-  publisherChild?.kill();
-  killEncoder();
-  void server?.close();
-  process.exit(code);
-}
-
-process.once('SIGINT', () => hardStop(130));
-process.once('SIGTERM', () => hardStop(143));
+stopRigOnSignals(rigParts);
 
 runBench('overhead', main, cleanup);
