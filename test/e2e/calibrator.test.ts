@@ -24,7 +24,7 @@ interface CalibratorState {
 }
 /** The parts of the pages' `window.whipcast` this test reads (see web-demo/publish.html and play.html). */
 interface Pages {
-  whipcast?: { state?: string; error?: string; framesDecoded?: number; latency?: Latency; calibrator?: CalibratorState };
+  whipcast?: { state?: string; error?: string; framesDecoded?: number; latency?: Latency; calibrator?: CalibratorState; stats?: { kbps?: number; fps?: number } };
 }
 
 let server: WhipcastServer;
@@ -71,7 +71,7 @@ describe('time calibrator and measured latency', () => {
   it('publish the calibrator, play it: frames decoded and a latency figure shown', async () => {
     const stream = 'live/calibrator';
     const publisher = await browser.newPage();
-    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator' }).toString()}`);
+    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800' }).toString()}`);
     expect(await publisher.inputValue('#source')).toBe('calibrator');
     await publisher.click('#start');
     await waitUntil(async () => {
@@ -104,6 +104,11 @@ describe('time calibrator and measured latency', () => {
     expect(latency?.framesRead).toBeGreaterThanOrEqual(0.9 * (latency?.framesShown ?? Infinity));
     expect(await player.isVisible('#latency')).toBe(true);
     expect(shown).toMatch(/latency p50 \d+ ms {2}p95 \d+ ms/);
+    // The publisher's live stats: what it sends, under the bitrate cap asked for.
+    await waitUntil(async () => ((await pageState(publisher)).stats?.kbps ?? 0) > 0, 'publisher stats');
+    const { stats } = await pageState(publisher);
+    expect(stats?.kbps).toBeLessThan(1200);
+    expect(await publisher.textContent('#stats')).toMatch(/video \d+ kbit\/s/);
     await publisher.click('#stop');
     await publisher.context().close();
     await player.context().close();
