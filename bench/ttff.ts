@@ -11,13 +11,12 @@
 //
 //   node dist/bench/ttff.js --runs 10
 import { performance } from 'node:perf_hooks';
-import type { Page } from 'playwright-core';
-import type { Room } from '../sfu/index.js';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
 import { intFlag, parseFlags, runBench } from './lib/cli.js';
+import { joinOnce, settle, waitForLive } from './lib/pages.js';
 import { machineInfo } from './lib/proc.js';
 import { printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
-import { closeServer, sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
+import { closeServer, sleep, startBenchServer, type WhipcastServer } from './lib/server.js';
 import { view } from './lib/webrtc.js';
 
 const flags = parseFlags(
@@ -37,14 +36,6 @@ const gapMs = intFlag('gap-ms', flags['gap-ms'], 0);
 const timeoutMs = intFlag('timeout-ms', flags['timeout-ms'], 1000);
 const codec = flags.codec.toUpperCase();
 const STREAM = 'bench/ttff';
-
-/** What play.html / publish.html expose on window.whipcast (read defensively: the pages evolve). */
-interface PageState {
-  firstFrameMs?: number;
-  error?: string;
-  state?: string;
-  session?: { stop?: () => Promise<void> };
-}
 
 interface ChromiumRun {
   run: number;
@@ -79,7 +70,7 @@ async function main(): Promise<void> {
   const publisher = await browser.newPage();
   await publisher.page.goto(`${srv.httpUrl}/publish.html?${new URLSearchParams({ stream: STREAM, codec }).toString()}`);
   await publisher.page.evaluate(() => (document.getElementById('form') as HTMLFormElement).requestSubmit());
-  const room = await waitForStream(srv, publisher.page);
+  const room = await waitForLive(srv, STREAM, publisher.page);
   const video = room.producers.find((p) => p.kind === 'video');
   const videoCodec = video?.rtpParameters.codecs[0];
   console.log(`publisher live: ${room.producers.map((p) => `${p.kind} ${p.rtpParameters.codecs[0]?.mimeType ?? '?'}`).join(', ')}${videoCodec?.parameters ? ` (${JSON.stringify(videoCodec.parameters)})` : ''}`);
@@ -143,49 +134,8 @@ async function main(): Promise<void> {
 
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : String(round(x, 1)));
 
-async function waitForStream(srv: WhipcastServer, page: Page): Promise<Room> {
-  let room: Room | undefined;
-  await waitFor(async () => {
-    const state = await page.evaluate(() => (window as unknown as { whipcast?: PageState }).whipcast?.error);
-    if (state) throw new Error(`publish.html: ${state}`);
-    room = srv.registry.list().find((s) => `${s.app}/${s.stream}` === STREAM)?.room;
-    const producer = room?.producers.find((p) => p.kind === 'video');
-    if (!producer) return false;
-    const [stats] = await producer.getStats();
-    return (stats?.packetCount ?? 0) > 100;
-  }, 'the Chromium publisher to go live', 30_000);
-  if (!room) throw new Error('stream not live');
-  return room;
-}
-
-/** Waits (briefly) until the previous viewer is gone, so that every join starts from the same state. */
-async function settle(room: Room): Promise<void> {
-  await waitFor(() => room.viewerCount === 0, 'the previous viewer to leave', 10_000).catch(() => console.warn(`  (a previous viewer is still attached: ${room.viewerCount})`));
-}
-
 async function chromiumRun(b: BenchBrowser, httpUrl: string): Promise<Omit<ChromiumRun, 'run' | 'warmup'>> {
-  const { page, close } = await b.newPage();
-  try {
-    await page.goto(`${httpUrl}/play.html?${new URLSearchParams({ stream: STREAM, autoplay: '' }).toString()}`);
-    const handle = await page.waitForFunction(
-      () => {
-        const s = (window as unknown as { whipcast?: PageState }).whipcast;
-        return s && (s.firstFrameMs !== undefined || s.error !== undefined) ? { firstFrameMs: s.firstFrameMs, error: s.error } : undefined;
-      },
-      undefined,
-      { timeout: timeoutMs, polling: 20 },
-    );
-    const result = (await handle.jsonValue()) as { firstFrameMs?: number; error?: string };
-    // End the session the way a player does (DELETE), so the server frees the viewer now rather than on timeout.
-    await page.evaluate(async () => {
-      await (window as unknown as { whipcast?: PageState }).whipcast?.session?.stop?.();
-    }).catch(() => undefined);
-    return result.firstFrameMs !== undefined ? { firstFrameMs: result.firstFrameMs } : { error: result.error ?? 'no frame' };
-  } catch (error) {
-    return { error: (error as Error).message.split('\n')[0] ?? 'error' };
-  } finally {
-    await close();
-  }
+  return joinOnce(b, httpUrl, STREAM, timeoutMs);
 }
 
 async function weriftRun(httpUrl: string): Promise<Omit<WeriftRun, 'run' | 'warmup'>> {

@@ -10,5 +10,5 @@ export type { ListenAddress } from './WorkerPool.js';
 export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';
 export type { RoomStats, IngressTrackStats, EgressStats } from './stats.js';
 export { paramsOf, type CodecParameters } from './codecs.js';
-export { writeIceFragment, type LocalIce } from './sdp/answer.js';
+export { PUBLISHER_START_KBPS, writeIceFragment, type LocalIce } from './sdp/answer.js';
 export { parseOffer, type ParsedOffer } from './sdp/offer.js';

@@ -1,5 +1,6 @@
 // Composition: the SFU, the stream registry, and the HTTP server with the WHIP/WHEP, API and demo routes.
 // startServer() is what `npm start` runs and what the integration tests start, with real workers.
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
@@ -148,6 +149,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await http.register(metrics.plugin);
     await http.register(time); // public server clock (web-demo/clock.js)
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
+    // hls.js for play.html's HLS mode, from its npm package (no CDN): the light ESM build only.
+    await http.register(fastifyStatic, { root: hlsJsRoot(), prefix: '/vendor/hls.js/', decorateReply: false, allowedPath: (path) => HLS_JS_FILES.has(path) });
     await http.listen({ host: config.http.host, port: config.http.port });
     rtmpPort = await rtmp.listen();
   } catch (error) {
@@ -196,6 +199,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         if (config.standard.hlsDirectory === undefined) await rm(hlsRoot, { recursive: true, force: true });
       })()),
   };
+}
+
+const HLS_JS_FILES = new Set(['/hls.light.min.mjs', '/hls.light.min.mjs.map']);
+
+function hlsJsRoot(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('hls.js/package.json')), 'dist');
 }
 
 function webDemoRoot(): string {

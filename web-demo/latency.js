@@ -14,9 +14,10 @@ export function percentile(sorted, p) {
  * Starts measuring `video`. `latency` (live): p50/p95 (ms) and samples over the last `windowMs`, clock offset and
  * error; framesShown/framesRead: displayed frames (once the clock is synchronised) and those whose time code was
  * read. p50 is undefined while no displayed frame carried a time code. onUpdate(latency) after each sample.
+ * `keepAll`: also keep every sample (ms) in `latency.all`, for benchmarks that read the whole run.
  */
-export function measureLatency(video, { baseUrl = '', windowMs = 5000, resyncMs = 30_000, onUpdate = () => {} } = {}) {
-  const latency = { p50: undefined, p95: undefined, samples: 0, last: undefined, framesShown: 0, framesRead: 0, offsetMs: 0, clockErrorMs: undefined, synced: false };
+export function measureLatency(video, { baseUrl = '', windowMs = 5000, resyncMs = 30_000, onUpdate = () => {}, keepAll = false } = {}) {
+  const latency = { p50: undefined, p95: undefined, samples: 0, last: undefined, framesShown: 0, framesRead: 0, offsetMs: 0, clockErrorMs: undefined, synced: false, ...(keepAll ? { all: [] } : {}) };
   const recent = [];
   const canvas = document.createElement('canvas');
   canvas.width = 640;
@@ -51,6 +52,7 @@ export function measureLatency(video, { baseUrl = '', windowMs = 5000, resyncMs 
     while (recent.length > 0 && recent[0].at < at - windowMs) recent.shift();
     const sorted = recent.map((s) => s.ms).sort((a, b) => a - b);
     Object.assign(latency, { p50: percentile(sorted, 50), p95: percentile(sorted, 95), samples: sorted.length, last: shownAt - stamped });
+    latency.all?.push(shownAt - stamped);
     latency.framesRead++;
     onUpdate(latency);
   };

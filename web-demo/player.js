@@ -1,4 +1,4 @@
-// play.html: WHEP player with automatic reconnection (the stream goes and comes back: the WHEP POST is retried
+// play.html: WHEP player (or, with protocol=hls, an HLS player on hls.js served by whipcast) with automatic reconnection (the stream goes and comes back: the WHEP POST is retried
 // with backoff on 404 and connection failures), mute, simulcast layer choice (POST {Location}/layer), a stats
 // overlay, measured glass-to-glass latency (latency.js) and, opt-in (default on here), latency reports to the
 // server over GET /ws/player (the dashboard and /metrics show them).
@@ -10,6 +10,7 @@ const params = new URLSearchParams(location.search);
 if (params.get('stream')) $('stream').value = params.get('stream');
 if (params.get('token')) $('token').value = params.get('token');
 if (params.get('report') !== null) $('report').checked = params.get('report') !== '0';
+if (params.get('protocol') === 'hls') $('protocol').value = 'hls';
 /** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST to the first frame the
  *  video element presents (of the current connection); connectionState: the RTCPeerConnection's, kept after the
  *  server ends the session; framesDecoded: of the current connection; reconnects: connections made again after
@@ -42,7 +43,7 @@ let measuring;
 /** (Re)starts the measurement: a new connection starts with an empty window. */
 function startMeasuring() {
   measuring?.stop();
-  measuring = measureLatency(video, { onUpdate: showLatency });
+  measuring = measureLatency(video, { onUpdate: showLatency, keepAll: params.get('samples') === 'all' });
   state.latency = measuring.latency;
 }
 
@@ -58,7 +59,9 @@ video.onvolumechange = showMute;
 $('layer').options[0].textContent = 'best';
 $('layer').options[0].value = 'best';
 for (const [value, label] of [['0', 'low'], ['1', 'medium'], ['2', 'high']]) $('layer').add(new Option(`${label} (${value})`, value));
-$('layerBox').hidden = params.get('layers') === '0';
+const showLayerBox = () => ($('layerBox').hidden = params.get('layers') === '0' || $('protocol').value === 'hls');
+$('protocol').onchange = showLayerBox;
+showLayerBox();
 $('layer').onchange = () => void applyLayer();
 async function applyLayer() {
   const value = $('layer').value;
@@ -96,19 +99,45 @@ async function sampleStats(pc) {
     rttMs: rttS === undefined ? undefined : rttS * 1000,
     framesDecoded: state.framesDecoded,
   };
+  showStats();
+}
+
+/** The HLS player's figures: bitrate (hls.js's estimate), frames and fps from the <video>, the buffer ahead. */
+let previousFrames;
+function sampleHlsStats(hls) {
+  const quality = video.getVideoPlaybackQuality();
+  const now = performance.now();
+  const fps = previousFrames ? ((quality.totalVideoFrames - previousFrames.frames) * 1000) / (now - previousFrames.at) : undefined;
+  previousFrames = { frames: quality.totalVideoFrames, at: now };
+  const buffered = video.buffered.length ? video.buffered.end(video.buffered.length - 1) - video.currentTime : undefined;
+  state.framesDecoded = quality.totalVideoFrames;
+  state.stats = {
+    bitrateBps: hls.bandwidthEstimate,
+    fps,
+    width: video.videoWidth,
+    height: video.videoHeight,
+    bufferMs: buffered === undefined ? undefined : buffered * 1000,
+    packetsLost: quality.droppedVideoFrames,
+    framesDecoded: state.framesDecoded,
+  };
+  showStats();
+}
+
+function showStats() {
   const s = state.stats;
   const l = state.latency;
+  const hls = $('protocol').value === 'hls';
   $('overlay').textContent = [
-    `bitrate   ${s.bitrateBps === undefined ? '-' : `${fixed(s.bitrateBps / 1000)} kbit/s`}`,
+    `bitrate   ${s.bitrateBps === undefined ? '-' : `${fixed(s.bitrateBps / 1000)} kbit/s`}${hls ? ' (estimate)' : ''}`,
     `video     ${s.width ?? '-'}×${s.height ?? '-'} @ ${fixed(s.fps)} fps`,
-    `jitter buffer ${fixed(s.jitterBufferMs)} ms`,
-    `lost      ${s.packetsLost}`,
-    `RTT       ${fixed(s.rttMs)} ms`,
+    hls ? `buffer    ${fixed(s.bufferMs)} ms` : `jitter buffer ${fixed(s.jitterBufferMs)} ms`,
+    `${hls ? 'dropped' : 'lost   '}   ${s.packetsLost}`,
+    ...(hls ? [] : [`RTT       ${fixed(s.rttMs)} ms`]),
     `latency   ${l?.p50 === undefined ? '- (no time code)' : `p50 ${fixed(l.p50)} / p95 ${fixed(l.p95)} ms`}`,
     `TTFF      ${fixed(state.ttffMs)} ms`,
     `reconnects ${state.reconnects}`,
   ].join('\n');
-  $('stats').textContent = `frames decoded ${state.framesDecoded}  fps ${s.fps ?? '-'}  lost ${s.packetsLost}  first frame ${state.firstFrameMs ?? '-'} ms`;
+  $('stats').textContent = `frames decoded ${state.framesDecoded}  fps ${fixed(s.fps)}  ${hls ? 'dropped' : 'lost'} ${s.packetsLost}  first frame ${state.firstFrameMs ?? '-'} ms`;
 }
 
 // --- latency reports (GET /ws/player) ---
@@ -177,16 +206,7 @@ async function connectOnce(gen, streamName, established) {
   }
   state.session = session;
   established();
-  video.addEventListener(
-    'loadstart',
-    () => {
-      video.requestVideoFrameCallback(() => {
-        state.firstFrameMs = state.ttffMs = Math.round(performance.now() - started);
-      });
-      startMeasuring();
-    },
-    { once: true },
-  );
+  watchFirstFrame(started);
   video.srcObject = sink.srcObject ?? new MediaStream(session.pc.getReceivers().map((r) => r.track));
   clearInterval(statsTimer);
   previous = { pc: session.pc, bytes: 0, at: performance.now() }; // the first sample: the mean since the start
@@ -220,6 +240,72 @@ async function connectOnce(gen, streamName, established) {
   state.connectionState = pc.connectionState;
 }
 
+/** Time to first frame (from `started`) and a new latency window, once the <video> starts loading its new source. */
+function watchFirstFrame(started) {
+  video.addEventListener(
+    'loadstart',
+    () => {
+      video.requestVideoFrameCallback(() => {
+        state.firstFrameMs = state.ttffMs = Math.round(performance.now() - started);
+      });
+      startMeasuring();
+    },
+    { once: true },
+  );
+}
+
+/**
+ * One HLS session (/live/{app}/{stream}.m3u8 with hls.js, tuned to stay one segment behind the live edge): resolves
+ * when it has ended (the stream went: its playlist is gone, or a fatal media error).
+ */
+async function connectHlsOnce(gen, streamName, established) {
+  const started = performance.now();
+  state.firstFrameMs = state.ttffMs = undefined;
+  const { default: Hls } = await import('/vendor/hls.js/hls.light.min.mjs');
+  if (!Hls.isSupported()) throw new Fatal('this browser cannot play HLS with hls.js (no Media Source Extensions)');
+  const token = $('token').value;
+  const url = `/live/${streamName}.m3u8${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  // The server's playlist is there once the stream is live (404 before): ask for it first so that a stream that is
+  // not live is retried by the loop below, and refusals (401/403) end it, as for WHEP.
+  const response = await fetch(url, { cache: 'no-store' });
+  if (!response.ok) {
+    const message = `${response.status}: ${(await response.text()).trim()}`;
+    if (response.status >= 400 && response.status < 500 && response.status !== 404 && response.status !== 429) throw new Fatal(message);
+    throw new Error(message);
+  }
+  if (gen !== generation) return;
+  const hls = new Hls({ liveSyncDurationCount: 1, liveMaxLatencyDurationCount: 3, maxLiveSyncPlaybackRate: 1.5, backBufferLength: 10, lowLatencyMode: false });
+  state.session = { protocol: 'hls', url, stop: async () => hls.destroy() };
+  established();
+  watchFirstFrame(started);
+  clearInterval(statsTimer);
+  previousFrames = undefined;
+  statsTimer = setInterval(() => sampleHlsStats(hls), 500);
+  $('overlay').hidden = !$('showStats').checked;
+  await new Promise((resolve) => {
+    const poll = setInterval(() => gen !== generation && done(), 250);
+    const done = () => {
+      clearInterval(poll);
+      resolve();
+    };
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      setStatus('playing');
+      void video.play().catch(() => undefined);
+    });
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal) return;
+      state.lastError = `hls: ${data.details}${data.response?.code ? ` (${data.response.code})` : ''}`;
+      done();
+    });
+    video.srcObject = null; // a WHEP session's stream would take precedence over the MediaSource
+    hls.loadSource(url);
+    hls.attachMedia(video);
+  });
+  clearInterval(statsTimer);
+  hls.destroy();
+  video.removeAttribute('src');
+}
+
 async function run(streamName) {
   const gen = ++generation;
   let failures = 0;
@@ -227,7 +313,8 @@ async function run(streamName) {
   while (gen === generation) {
     setStatus(sessions === 0 ? 'connecting' : 'reconnecting');
     try {
-      await connectOnce(gen, streamName, () => {
+      const connect = $('protocol').value === 'hls' ? connectHlsOnce : connectOnce;
+      await connect(gen, streamName, () => {
         if (sessions > 0) state.reconnects++;
         sessions++;
         failures = 0;

@@ -4,7 +4,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { workerData } from 'node:worker_threads';
-import { Background, FPS, FRAME_BYTES, stamp } from './rtmp-timecode.js';
+import { Background, FPS, FRAME_BYTES, stamp, stampBrowserBand } from './rtmp-timecode.js';
 
 export interface GeneratorWorkerData {
   fifo: string;
@@ -46,6 +46,7 @@ function run(): void {
       const counter = n & 0xffff;
       const timeMs = Date.now();
       stamp(frame, { timeMs, counter });
+      stampBrowserBand(frame, timeMs);
       sent[counter] = timeMs;
       const before = performance.now();
       let written = 0;

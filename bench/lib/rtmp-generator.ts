@@ -68,6 +68,8 @@ export interface EncoderSettings {
   kbps: number;
   gop: number;
   preset: string;
+  /** x264 -tune (e.g. zerolatency: no lookahead or frame threads; explicit -bf still gives B-frames). */
+  tune?: string;
 }
 
 /** The generator's raw frames from the FIFO `input`, as ffmpeg's first input. */
@@ -77,7 +79,7 @@ export function rawInputArgs(input: string): string[] {
 
 /** The x264 video encoder's arguments (the same whatever the output: FLV over RTMP, a pipe, RTP). */
 export function x264Args(settings: EncoderSettings): string[] {
-  return ['-c:v', 'libx264', '-preset', settings.preset, '-bf', String(settings.bframes), '-g', String(settings.gop), '-b:v', `${settings.kbps}k`, '-pix_fmt', 'yuv420p'];
+  return ['-c:v', 'libx264', '-preset', settings.preset, ...(settings.tune ? ['-tune', settings.tune] : []), '-bf', String(settings.bframes), '-g', String(settings.gop), '-b:v', `${settings.kbps}k`, '-pix_fmt', 'yuv420p'];
 }
 
 /** The encoder's arguments; `output` is an rtmp:// URL or pipe:1. */

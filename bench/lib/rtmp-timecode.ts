@@ -6,6 +6,10 @@
 // averages a 16×16 window in each block's centre and thresholds at mid-grey. The rest of the picture is a
 // scrolling texture, so that the encoder (and a re-encoding bridge) has real work to do.
 
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { projectRoot } from './report.js';
+
 export const WIDTH = 1280;
 export const HEIGHT = 720;
 export const FPS = 30;
@@ -76,6 +80,26 @@ export function stamp(frame: Buffer, code: TimeCode): void {
   for (const plane of [lumaBytes, lumaBytes + lumaBytes / 4]) {
     frame.fill(128, plane + (BAND_Y / 2) * chromaWidth, plane + ((BAND_Y + BAND_HEIGHT) / 2) * chromaWidth);
   }
+}
+
+/** web-demo/timecode.js, loaded from the project's web-demo/ (it is served to pages, not compiled into dist/). */
+type BrowserTimecode = typeof import('../../web-demo/timecode.js');
+const browserTimecode = (await import(pathToFileURL(join(projectRoot(), 'web-demo', 'timecode.js')).href)) as BrowserTimecode;
+
+/**
+ * Also writes the pages' time code (web-demo/timecode.js: the band of cells along the bottom of the frame, the
+ * calibrator's pattern) into a yuv420p frame, so that a browser player reads it with the same code as for a
+ * calibrator published from a browser (bench:latency --path rtmp).
+ */
+export function stampBrowserBand(frame: Buffer, timeMs: number): void {
+  const lumaBytes = WIDTH * HEIGHT;
+  for (const cell of browserTimecode.timecodeCells(WIDTH, HEIGHT, timeMs)) {
+    const value = cell.white ? WHITE : BLACK;
+    for (let y = cell.y; y < cell.y + cell.h; y++) frame.fill(value, y * WIDTH + cell.x, y * WIDTH + cell.x + cell.w);
+  }
+  const top = HEIGHT - Math.round(HEIGHT * browserTimecode.BAND_FRACTION);
+  const chromaWidth = WIDTH / 2;
+  for (const plane of [lumaBytes, lumaBytes + lumaBytes / 4]) frame.fill(128, plane + Math.floor(top / 2) * chromaWidth, plane + (HEIGHT / 2) * chromaWidth);
 }
 
 /** Reads a time code back from the decoded band (gray, WIDTH × BAND_HEIGHT); undefined when the CRC fails. */

@@ -136,7 +136,8 @@ function publisherHints(codec: ms.RtpCodecParameters): Record<string, number> {
   return codec.mimeType.toLowerCase().startsWith('video/') && !/\/rtx$/i.test(codec.mimeType) ? { 'x-google-start-bitrate': PUBLISHER_START_KBPS } : {};
 }
 
-const PUBLISHER_START_KBPS = 1500;
+/** x-google-start-bitrate given to WHIP publishers (kbit/s). */
+export const PUBLISHER_START_KBPS = 1500;
 
 function formatParams(params: Record<string, unknown> | undefined): string {
   return Object.entries(params ?? {})

@@ -113,4 +113,38 @@ describe('time calibrator and measured latency', () => {
     await publisher.context().close();
     await player.context().close();
   });
+
+  it('plays the stream over HLS too (play.html protocol=hls, hls.js served by whipcast): frames shown, latency measured', async () => {
+    const stream = 'live/calibrator-hls';
+    const publisher = await browser.newPage();
+    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800', autostart: '' }).toString()}`);
+    await waitUntil(async () => (await pageState(publisher)).state === 'connected', 'publisher connected');
+
+    const player = await browser.newPage();
+    await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, protocol: 'hls', autoplay: '' }).toString()}`);
+    expect(await player.inputValue('#protocol')).toBe('hls');
+    await waitUntil(
+      async () => {
+        const state = await pageState(player);
+        if (state.error !== undefined) throw new Error(`player: ${state.error}`);
+        return (state.framesDecoded ?? 0) > 30 && (state.latency?.samples ?? 0) > 10;
+      },
+      'HLS player: > 30 frames shown and > 10 latency samples',
+      40_000,
+    );
+    const { latency, state } = await pageState(player);
+    expect(state).toBe('playing');
+    // HLS sits segments behind the live edge: more than WebRTC, still a sane figure
+    expect(latency?.p50).toBeGreaterThan(0);
+    expect(latency?.p50).toBeLessThan(15_000);
+    expect(latency?.framesRead).toBeGreaterThanOrEqual(0.9 * (latency?.framesShown ?? Infinity));
+    expect(await player.textContent('#overlay')).toMatch(/buffer +\d+ ms/);
+    // Only hls.js's light ESM build is served from node_modules.
+    expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.light.min.mjs`)).status).toBe(200);
+    expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.js`)).status).toBe(404);
+    expect((await fetch(`${server.httpUrl}/vendor/hls.js/../package.json`)).status).toBe(404);
+    await publisher.click('#stop');
+    await publisher.context().close();
+    await player.context().close();
+  });
 });

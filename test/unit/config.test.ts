@@ -13,7 +13,7 @@ describe('config', () => {
     expect(config.rtc.port).toBe(40000);
     expect(config.rtc.iceConnectTimeoutMs).toBe(30000);
     expect(config.publishConflict).toBe('reject');
-    expect(config.auth).toEqual({});
+    expect(config.auth).toEqual({ streamKeys: {} });
   });
 
   it('layers file < environment < flags', async () => {
