@@ -3,9 +3,10 @@
 // The real server runs in this process. Headless Chromium publishes over WHIP (web-demo/publish.html, fake
 // camera, H264); its encoder answers the server's key-frame requests, so a new viewer gets a key frame at once
 // rather than at the next periodic one. Then, K times each (interleaved):
-//   - Chromium opens web-demo/play.html?autoplay, which records window.whipcast.firstFrameMs: from just before the
-//     WHEP POST (offer creation included) to the first frame the <video> element presents
-//     (requestVideoFrameCallback): ICE + DTLS + key frame + decode + render.
+//   - Chromium opens web-demo/play.html, waits until it has loaded and gone quiet, and clicks Play, as a user does;
+//     the page records window.whipcast.firstFrameMs: from the click (offer creation included) to the first frame
+//     the <video> element presents (requestVideoFrameCallback): offer + POST + ICE + DTLS + key frame + decode +
+//     render, and the steps before it (offer created, answer received and applied, DTLS connected).
 //   - a werift viewer (no decoder) measures from the POST to the answer, to DTLS connected, to the first video
 //     RTP packet, and to the first packet of an H264 key frame (SPS/IDR).
 //
@@ -13,7 +14,7 @@
 import { performance } from 'node:perf_hooks';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
 import { intFlag, parseFlags, runBench } from './lib/cli.js';
-import { joinOnce, settle, waitForLive } from './lib/pages.js';
+import { joinOnce, settle, waitForLive, type JoinTiming } from './lib/pages.js';
 import { machineInfo } from './lib/proc.js';
 import { printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
 import { closeServer, sleep, startBenchServer, type WhipcastServer } from './lib/server.js';
@@ -41,6 +42,7 @@ interface ChromiumRun {
   run: number;
   warmup: boolean;
   firstFrameMs?: number;
+  timing?: JoinTiming;
   error?: string;
 }
 
@@ -104,6 +106,10 @@ async function main(): Promise<void> {
   const c = measured(chromiumRuns);
   const w = measured(weriftRuns);
   const summaries: Record<string, Summary & { failures: number }> = {
+    chromiumOffer: { ...summarize(values(c, (r) => r.timing?.offerMs), 0), failures: 0 },
+    chromiumFetched: { ...summarize(values(c, (r) => r.timing?.fetchedMs), 0), failures: 0 },
+    chromiumAnswer: { ...summarize(values(c, (r) => r.timing?.answerMs), 0), failures: 0 },
+    chromiumConnected: { ...summarize(values(c, (r) => r.timing?.connectedMs), 0), failures: 0 },
     chromiumFirstFrame: { ...summarize(values(c, (r) => r.firstFrameMs), 0), failures: c.filter((r) => r.firstFrameMs === undefined).length },
     weriftAnswer: { ...summarize(values(w, (r) => r.answerMs), 1), failures: w.filter((r) => r.answerMs === undefined).length },
     weriftConnected: { ...summarize(values(w, (r) => r.connectedMs), 1), failures: w.filter((r) => r.connectedMs === undefined).length },
@@ -111,7 +117,11 @@ async function main(): Promise<void> {
     weriftKeyFrame: { ...summarize(values(w, (r) => r.keyFrameMs), 1), failures: w.filter((r) => r.keyFrameMs === undefined).length },
   };
   const labels: Record<string, string> = {
-    chromiumFirstFrame: 'Chromium: POST → first presented frame',
+    chromiumOffer: 'Chromium: Play → offer created',
+    chromiumFetched: 'Chromium: Play → answer received (POST)',
+    chromiumAnswer: 'Chromium: Play → answer applied',
+    chromiumConnected: 'Chromium: Play → DTLS connected',
+    chromiumFirstFrame: 'Chromium: Play → first presented frame',
     weriftAnswer: 'werift: POST → 201 answer',
     weriftConnected: 'werift: POST → DTLS connected',
     weriftFirstVideo: 'werift: POST → first video RTP',

@@ -89,23 +89,26 @@ export class WebRtcViewer extends WebRtcPeer {
     const transport = await createPeerTransport(router, slot, offer, {
       ...(options.initialAvailableOutgoingBitrate ? { initialAvailableOutgoingBitrate: options.initialAvailableOutgoingBitrate } : {}),
     });
-    const consumers: ms.Consumer[] = [];
     const sections: AnswerSection[] = offer.media.map(() => undefined);
+    let consumers: ms.Consumer[];
     try {
-      for (const { trackIndex, match } of plan.matches) {
-        const track = tracks[trackIndex];
-        if (!track) throw new Error(`router has no track ${trackIndex}`);
-        const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(paramsOf(c).apt) === match.payloadType);
-        const consumer = await transport.consume({
-          producerId: track.producerId,
-          rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
-          ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
-        });
-        consumers.push(consumer);
-        sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId: options.streamId, trackId: consumer.id };
-      }
+      // All consumers requested at once: the worker's channel answers them in one round trip instead of one each.
+      consumers = await Promise.all(
+        plan.matches.map(async ({ trackIndex, match }) => {
+          const track = tracks[trackIndex];
+          if (!track) throw new Error(`router has no track ${trackIndex}`);
+          const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(paramsOf(c).apt) === match.payloadType);
+          const consumer = await transport.consume({
+            producerId: track.producerId,
+            rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
+            ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
+          });
+          sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId: options.streamId, trackId: consumer.id };
+          return consumer;
+        }),
+      );
     } catch (error) {
-      transport.close();
+      transport.close(); // closes the consumers that were created
       throw error;
     }
     const viewer = new WebRtcViewer(id, transport, slot, offer, consumers, timeouts, logger);

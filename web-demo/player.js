@@ -11,8 +11,10 @@ if (params.get('stream')) $('stream').value = params.get('stream');
 if (params.get('token')) $('token').value = params.get('token');
 if (params.get('report') !== null) $('report').checked = params.get('report') !== '0';
 if (params.get('protocol') === 'hls') $('protocol').value = 'hls';
-/** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST to the first frame the
- *  video element presents (of the current connection); connectionState: the RTCPeerConnection's, kept after the
+/** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST (offer creation included)
+ *  to the first frame the video element presents (of the current connection); timing: the steps before it
+ *  ({offerMs, fetchedMs, answerMs, connectedMs}: offer created, answer received, answer applied, DTLS connected,
+ *  from the same start); connectionState: the RTCPeerConnection's, kept after the
  *  server ends the session; framesDecoded: of the current connection; reconnects: connections made again after
  *  one ended; latency: glass-to-glass, from the time code in the frames ({p50, p95, samples}, clockErrorMs);
  *  stats: what the overlay shows; reportsSent: latency reports sent to the server. */
@@ -20,6 +22,7 @@ const state = (window.whipcast = {
   state: 'idle',
   firstFrameMs: undefined,
   ttffMs: undefined,
+  timing: undefined,
   framesDecoded: 0,
   connectionState: 'new',
   session: undefined,
@@ -134,7 +137,7 @@ function showStats() {
     `${hls ? 'dropped' : 'lost   '}   ${s.packetsLost}`,
     ...(hls ? [] : [`RTT       ${fixed(s.rttMs)} ms`]),
     `latency   ${l?.p50 === undefined ? '- (no time code)' : `p50 ${fixed(l.p50)} / p95 ${fixed(l.p95)} ms`}`,
-    `TTFF      ${fixed(state.ttffMs)} ms`,
+    `TTFF      ${fixed(state.ttffMs)} ms${state.timing ? ` (offer ${state.timing.offerMs} · answer ${state.timing.answerMs} · connected ${state.timing.connectedMs ?? '-'})` : ''}`,
     `reconnects ${state.reconnects}`,
   ].join('\n');
   $('stats').textContent = `frames decoded ${state.framesDecoded}  fps ${fixed(s.fps)}  ${hls ? 'dropped' : 'lost'} ${s.packetsLost}  first frame ${state.firstFrameMs ?? '-'} ms`;
@@ -185,7 +188,7 @@ let statsTimer;
 /** One WHEP session: resolves when it has ended (DTLS closed, connection failed or closed, or disconnected 3 s). */
 async function connectOnce(gen, streamName, established) {
   const started = performance.now();
-  state.firstFrameMs = state.ttffMs = undefined;
+  state.firstFrameMs = state.ttffMs = state.timing = undefined;
   const layer = $('layer').value;
   const query = layer === 'best' ? '' : `?spatialLayer=${layer}`;
   // The tracks go to the <video> once the session is up: a new srcObject restarts the element's load, which drops
@@ -205,6 +208,11 @@ async function connectOnce(gen, streamName, established) {
     return;
   }
   state.session = session;
+  const since = (t) => Math.round(t - started);
+  state.timing = { offerMs: since(session.timing.offeredAt), fetchedMs: since(session.timing.fetchedAt), answerMs: since(session.timing.answeredAt) };
+  const markConnected = () => session.pc.connectionState === 'connected' && (state.timing.connectedMs ??= since(performance.now()));
+  session.pc.addEventListener('connectionstatechange', markConnected);
+  markConnected();
   established();
   watchFirstFrame(started);
   video.srcObject = sink.srcObject ?? new MediaStream(session.pc.getReceivers().map((r) => r.track));

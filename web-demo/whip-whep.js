@@ -9,18 +9,24 @@ export class MediaSession {
   }
 
   static async start(endpoint, pc, token) {
+    const startedAt = performance.now();
     await pc.setLocalDescription(await pc.createOffer());
+    const offeredAt = performance.now();
     const response = await fetch(endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: pc.localDescription.sdp,
     });
     const body = await response.text();
+    const fetchedAt = performance.now();
     if (response.status !== 201) throw new Error(`${response.status}: ${body}`);
     await pc.setRemoteDescription({ type: 'answer', sdp: body });
     // The endpoint may be relative to the page (the demo pages use "/whip/…"), and Location relative to it.
     const base = new URL(endpoint, document.baseURI);
-    return new MediaSession(pc, new URL(response.headers.get('location'), base).toString(), body);
+    const session = new MediaSession(pc, new URL(response.headers.get('location'), base).toString(), body);
+    /** performance.now() of each step: start, offer created, answer received, answer applied. */
+    session.timing = { startedAt, offeredAt, fetchedAt, answeredAt: performance.now() };
+    return session;
   }
 
   /** Ends the session with a DELETE (before closing the connection, so the server sees the DELETE, not a DTLS close). */

@@ -37,19 +37,30 @@ export async function settle(room: Room): Promise<void> {
   await waitFor(() => room.viewerCount === 0, 'the previous viewer to leave', 10_000).catch(() => console.warn(`  (a previous viewer is still attached: ${room.viewerCount})`));
 }
 
-export type JoinResult = { firstFrameMs: number } | { error: string };
+/** A join's time to first frame and play.html's steps before it (ms from the click). */
+export type JoinResult = { firstFrameMs: number; timing?: JoinTiming } | { error: string };
+export interface JoinTiming {
+  offerMs?: number;
+  fetchedMs?: number;
+  answerMs?: number;
+  connectedMs?: number;
+}
 
 /**
- * Opens play.html?autoplay for `stream` in a context of its own (`query`: more of its parameters, e.g.
- * protocol=hls), reads its time to first frame, and leaves (DELETE).
+ * A viewer's join as a user makes it: opens play.html for `stream` in a context of its own (`query`: more of its
+ * parameters, e.g. protocol=hls), waits until the page has loaded and gone quiet, clicks Play, reads the page's time
+ * to first frame (from the click) and its steps, and leaves (DELETE).
  */
 export async function joinOnce(b: BenchBrowser, httpUrl: string, stream: string, timeoutMs: number, query: Record<string, string> = {}): Promise<JoinResult> {
   const { page, close } = await b.newPage();
   try {
-    await page.goto(`${httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '1', report: '0', ...query }).toString()}`);
+    await page.goto(`${httpUrl}/play.html?${new URLSearchParams({ stream, report: '0', ...query }).toString()}`);
+    await page.waitForLoadState('networkidle');
+    await page.click('#form button[type=submit]');
     const firstFrameMs = await waitForFirstFrame(page, timeoutMs);
+    const timing = await page.evaluate(() => (window as unknown as { whipcast?: { timing?: JoinTiming } }).whipcast?.timing);
     await stopSession(page);
-    return { firstFrameMs };
+    return { firstFrameMs, ...(timing ? { timing } : {}) };
   } catch (error) {
     return { error: (error as Error).message.split('\n')[0] ?? 'error' };
   } finally {
