@@ -10,6 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     globalSetup: ['test/helpers/globalSetup.ts'],
+    setupFiles: ['test/helpers/failures.ts'],
     reporters: ['default'],
   },
 });

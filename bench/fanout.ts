@@ -20,6 +20,7 @@ import { intFlag, intListFlag, numberFlag, parseFlags, runBench } from './lib/cl
 import { machineBusyPercent, machineCpu, machineInfo, processCpuMs, processRssBytes, udpDrops, udpSocketDrops, type MachineCpu } from './lib/proc.js';
 import { linearFit, printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
 import { sleep, startBenchServer, waitFor, type WhipcastServer } from './lib/server.js';
+import { lineSvg, writeChart } from './lib/chart.js';
 import { cleanupRig, stopRigOnSignals } from './lib/rig.js';
 import { BenchChild, ViewerPool } from './lib/viewer-pool.js';
 import type { ViewerWindow } from './lib/viewer-protocol.js';
@@ -38,6 +39,7 @@ const flags = parseFlags(
     'viewer-nack': { type: 'boolean', help: 'viewers negotiate NACK (werift re-requests every 5 ms: storms under load); loss is then residual loss' },
     'viewer-twcc': { type: 'boolean', help: 'viewers negotiate transport-wide CC and send its feedback (costly in werift)' },
     'join-concurrency': { type: 'string', default: '10', help: 'viewers joining at once, per child process' },
+    chart: { type: 'boolean', help: 'also write a PNG chart of CPU against viewers (results/fanout-latest.png)' },
     kbps: { type: 'string', default: String(DEFAULT_ENCODER.kbps), help: 'publisher video bitrate (kbit/s)' },
     size: { type: 'string', default: `${DEFAULT_ENCODER.width}x${DEFAULT_ENCODER.height}`, help: 'publisher video size' },
     preset: { type: 'string', default: DEFAULT_ENCODER.preset, help: 'x264 preset of the publisher' },
@@ -194,6 +196,15 @@ async function main(): Promise<void> {
     summary: summary.data,
   });
   console.log(`\nresults: ${file}\n         ${latest}`);
+  if (flags.chart) {
+    const line = (label: string, pick: (r: StepResult) => number) => ({ label, points: results.map((r) => ({ x: r.viewers, y: pick(r) })) });
+    const svg = lineSvg(`fan-out of one ${round(summary.data.meanIngressMbps as number, 1)} Mbit/s stream, ${machine.nproc} × ${machine.cpuModel}`, 'WHEP viewers', '% of one core', [
+      line('mediasoup worker', (r) => r.cpu.workerPct),
+      line('server (Node)', (r) => r.cpu.serverPct),
+      line('machine busy (% of all cores)', (r) => r.cpu.machineBusyPct),
+    ]);
+    console.log(`chart:   ${await writeChart('fanout', svg)}`);
+  }
 }
 
 /** What the publisher's producers received so far: bytes, packets, and packets lost on the way in. */

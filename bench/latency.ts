@@ -28,12 +28,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
+import { histogramSvg, writeChart } from './lib/chart.js';
 import { chromiumWindow, markReader, pageCodec, readerState, receiverCounters, receiverWindow, sampleChromium, startFloor, type ReaderState, type ReceiverWindow } from './lib/browser-latency.js';
 import { intFlag, parseFlags, runBench } from './lib/cli.js';
 import { BenchProcesses, cpuWindow, reapChildren, runFloor, sampleCpu, type CpuWindow, type FloorResult } from './lib/latency.js';
 import { joinOnce, settle, stopSession, waitForFirstFrame, waitForLive } from './lib/pages.js';
 import { childProcesses, machineInfo } from './lib/proc.js';
-import { percentile, printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
+import { percentile, printTable, round, summarize, writeResults, type Cell, type Distribution, type Summary } from './lib/report.js';
 import { spawnEncoder, type EncoderSettings } from './lib/rtmp-generator.js';
 import { closeServer, sleep, startBenchServer, type WhipcastServer } from './lib/server.js';
 
@@ -53,6 +54,9 @@ const flags = parseFlags(
     preset: { type: 'string', default: 'veryfast', help: 'rtmp: x264 preset' },
     kbps: { type: 'string', default: '2500', help: 'rtmp: x264 bitrate' },
     gop: { type: 'string', default: '30', help: 'rtmp: key-frame interval in frames (30 fps)' },
+    'no-audio': { type: 'boolean', help: 'rtmp: video only (no AAC track: the player then has no audio to keep the video in sync with)' },
+    'no-lipsync': { type: 'boolean', help: 'players ask for audio and video in separate streams (WHEP ?lipsync=0): video is not held back for the audio' },
+    chart: { type: 'boolean', help: 'also write a PNG histogram of the latencies (results/latency-latest.png)' },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
   },
   'Usage: node dist/bench/latency.js [options]',
@@ -71,7 +75,7 @@ for (const p of paths) {
 }
 const rtmpSettings: EncoderSettings = {
   bframes: intFlag('bframes', flags.bframes, 0),
-  audio: true,
+  audio: !flags['no-audio'],
   kbps: intFlag('kbps', flags.kbps, 100),
   gop: intFlag('gop', flags.gop, 1),
   preset: flags.preset,
@@ -83,7 +87,7 @@ const PLAYER_PC = 'window.whipcast?.session?.pc';
 /** Stream names by path: each path publishes its own. */
 const STREAMS = { whip: 'bench/latency', rtmp: 'bench/latency-rtmp', hls: 'bench/latency-hls' } as const;
 
-interface PathResult {
+interface PathResult extends Distribution {
   /** The path, with "#round" when there are several rounds. */
   path: string;
   kind: PathName;
@@ -93,12 +97,6 @@ interface PathResult {
   framesShown: number;
   unreadable: number;
   fps: number;
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
   /** Time to first frame of the first join, and of the joins after the window. */
   ttffMs?: number;
   joins?: Summary & { failures: number; runs: number[] };
@@ -184,7 +182,7 @@ async function main(): Promise<void> {
   const pools = Object.fromEntries(paths.map((k) => [k, pooled(k as PathName)]));
   if (rounds > 1) {
     console.log(`\n=== pooled over ${rounds} rounds ===`);
-    printTable(['path', 'samples', 'p50', 'p95', 'p99'], Object.entries(pools).map(([k, v]) => [k, v?.n, v?.p50, v?.p95, v?.p99]));
+    printTable(['path', 'samples', 'mean', 'p50', 'p95', 'p99'], Object.entries(pools).map(([k, v]) => [k, v?.n, v?.mean, v?.p50, v?.p95, v?.p99]));
   }
   const roundRatios: number[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -199,6 +197,15 @@ async function main(): Promise<void> {
     const added = round(whipP50 - floorP50, 1);
     console.log(`\nwhipcast p50 / floor p50 = ${whipP50} / ${floorP50} = ${ratio}  (target ≤ 1.1; ${added >= 0 ? '+' : ''}${added} ms)${rounds > 1 ? `; per round: ${roundRatios.join(', ')}` : ''}`);
   }
+  // Displayed frames land on the display's refresh (16.7 ms at 60 Hz), so latencies cluster in steps that far apart
+  // and a median can jump a whole step between runs; the mean moves with the true difference.
+  const whipMean = pools.whip?.mean;
+  const floorMean = pools.floor?.mean;
+  const meanRatio = whipMean !== undefined && floorMean ? round2(whipMean / floorMean) : undefined;
+  if (meanRatio !== undefined && whipMean !== undefined && floorMean !== undefined) {
+    const added = round(whipMean - floorMean, 1);
+    console.log(`whipcast mean / floor mean = ${whipMean} / ${floorMean} = ${meanRatio}  (${added >= 0 ? '+' : ''}${added} ms; latencies cluster on the display's 16.7 ms refresh steps, so the mean is the steadier figure)`);
+  }
   const rtmp = results.find((r) => r.kind === 'rtmp');
   const rtmpAdded = rtmp?.p50 !== undefined && rtmpFloor?.latency.p50 !== undefined ? round(rtmp.p50 - rtmpFloor.latency.p50, 1) : undefined;
   if (rtmp) console.log(`rtmp (x264 -bf ${rtmpSettings.bframes}${rtmpSettings.tune ? ` -tune ${rtmpSettings.tune}` : ''}, server path "${rtmp.transcode ?? '?'}"): p50 ${fmt(rtmp.p50)} ms, ${rtmp.fps} fps shown; the encoder alone (rtmp floor) ${fmt(rtmpFloor?.latency.p50)} ms: server + WebRTC + browser add ${fmt(rtmpAdded)} ms`);
@@ -211,10 +218,11 @@ async function main(): Promise<void> {
     startedAt: new Date().toISOString(),
     command,
     machine,
-    config: { seconds, warmup, joins, rounds, codec, paths, rtmp: rtmpSettings, chromium: browser.version, browsers: 'one Chromium, one context per page' },
+    config: { seconds, warmup, joins, rounds, codec, paths, lipSync: !flags['no-lipsync'], rtmp: rtmpSettings, chromium: browser.version, browsers: 'one Chromium, one context per page' },
     summary: {
       ratioP50: ratio,
       ratioP50PerRound: roundRatios,
+      ratioMean: meanRatio,
       pooled: pools,
       rtmpAddedP50: rtmpAdded,
       paths: results.map(({ series: _s, ...r }) => r),
@@ -223,6 +231,15 @@ async function main(): Promise<void> {
     series: { ...Object.fromEntries(results.map((r) => [r.path, r.series])), ...(rtmpFloor ? { 'rtmp floor': rtmpFloor.latency.series } : {}) },
   });
   console.log(`\nresults: ${file}\n         ${latest}`);
+  if (flags.chart) {
+    // HLS sits seconds behind: it gets a chart of its own rather than squashing the WebRTC paths into one bin.
+    const sets = (kinds: PathName[]) => kinds.filter((k) => pools[k]).map((k) => ({ label: `${k} (p50 ${pools[k]?.p50} ms)`, values: results.filter((r) => r.kind === k).flatMap((r) => r.series) }));
+    const webrtc = sets(['whip', 'floor', 'rtmp']);
+    const hls = sets(['hls']);
+    const machineLabel = `${machine.nproc} × ${machine.cpuModel}, Chromium ${browser.version}`;
+    if (webrtc.length) console.log(`chart:   ${await writeChart('latency', histogramSvg(`glass-to-glass latency, ${machineLabel}`, 'ms', webrtc, 5), browser)}`);
+    if (hls.length) console.log(`chart:   ${await writeChart('latency-hls', histogramSvg(`HLS glass-to-glass latency, ${machineLabel}`, 'ms', hls, 50), browser)}`);
+  }
 }
 
 /** "video/H264 …profile-level-id=42e01f" → "H264 42e01f". */
@@ -304,7 +321,7 @@ function result(path: string, codecName: string | undefined, m: Measured, extra:
 /** Opens the player, measures the window, then `joins` more joins for time to first frame. */
 async function play(b: BenchBrowser, srv: WhipcastServer, stream: string, options: { protocol?: 'hls'; encoderPid?: number }): Promise<Omit<Measurement, 'path' | 'codec'> & { received?: string }> {
   const player = await b.newPage();
-  const extra: Record<string, string> = options.protocol ? { protocol: options.protocol } : {};
+  const extra: Record<string, string> = { ...(options.protocol ? { protocol: options.protocol } : {}), ...(flags['no-lipsync'] ? { lipsync: '0' } : {}) };
   const query = { stream, autoplay: '1', report: '0', samples: 'all', ...extra };
   let measured: Measured;
   let ttffMs: number;

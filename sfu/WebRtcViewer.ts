@@ -26,6 +26,11 @@ export interface Layers {
 export interface ViewerOptions {
   /** msid stream id written into the answer. */
   streamId: string;
+  /**
+   * false: the audio track gets a stream id of its own, so the browser does not hold the video back to keep it in
+   * sync with the audio (whose playout buffer is the longer one): lowest video latency, lips a few tens of ms apart.
+   */
+  lipSync?: boolean;
   /** Highest simulcast layer to send (the default lets the server choose up to the top). */
   preferredLayers?: Layers;
   initialAvailableOutgoingBitrate?: number;
@@ -103,7 +108,8 @@ export class WebRtcViewer extends WebRtcPeer {
             rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
             ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
           });
-          sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId: options.streamId, trackId: consumer.id };
+          const streamId = options.lipSync === false && track.kind === 'audio' ? `${options.streamId}-audio` : options.streamId;
+          sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId, trackId: consumer.id };
           return consumer;
         }),
       );

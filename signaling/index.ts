@@ -34,9 +34,11 @@ const ALLOWED_HEADERS = 'Content-Type, Authorization, If-Match';
 
 const streamParams = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), stream: Type.String({ pattern: STREAM_NAME_PATTERN }) });
 const sessionParams = Type.Object({ app: Type.String(), stream: Type.String(), session: Type.String() });
-const layerQuery = Type.Object({
+const whepQuery = Type.Object({
   spatialLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
   temporalLayer: Type.Optional(Type.Integer({ minimum: 0, maximum: 3 })),
+  /** lipsync=0: audio and video in separate streams of the answer (see ViewerOptions.lipSync). */
+  lipsync: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1'), Type.Literal('false'), Type.Literal('true')])),
 });
 const layerBody = Type.Object({
   spatialLayer: Type.Integer({ minimum: 0, maximum: 3 }),
@@ -101,14 +103,18 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     return sendCreated(reply, session, created.answer, links);
   });
 
-  fastify.post('/whep/:app/:stream', { schema: { params: streamParams, querystring: layerQuery }, onRequest: requireContentType(SDP) }, async (request, reply) => {
+  fastify.post('/whep/:app/:stream', { schema: { params: streamParams, querystring: whepQuery }, onRequest: requireContentType(SDP) }, async (request, reply) => {
     const offer = requireBody(request.body);
     const media = mediaRequest(request, request.params);
     const room = await gate.admitPlay(media);
     const id = newSessionId();
-    const { spatialLayer, temporalLayer } = request.query;
+    const { spatialLayer, temporalLayer, lipsync } = request.query;
     const preferredLayers: Layers | undefined = spatialLayer === undefined ? undefined : { spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) };
-    const created = await room.addViewer(id, offer, { streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'), ...(preferredLayers ? { preferredLayers } : {}) });
+    const created = await room.addViewer(id, offer, {
+      streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'),
+      ...(preferredLayers ? { preferredLayers } : {}),
+      ...(lipsync === '0' || lipsync === 'false' ? { lipSync: false } : {}),
+    });
     const session = openSession(sessions, 'whep', media, id, created.viewer, offer);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHEP session created');
     const layerLink = `<${session.location}/layer>; rel="urn:ietf:params:whep:ext:core:layer"`;

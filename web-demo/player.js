@@ -2,7 +2,7 @@
 // with backoff on 404 and connection failures), mute, simulcast layer choice (POST {Location}/layer), a stats
 // overlay, measured glass-to-glass latency (latency.js) and, opt-in (default on here), latency reports to the
 // server over GET /ws/player (the dashboard and /metrics show them).
-import { play } from './whip-whep.js';
+import { play, preparePlay } from './whip-whep.js';
 import { measureLatency } from './latency.js';
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +11,7 @@ if (params.get('stream')) $('stream').value = params.get('stream');
 if (params.get('token')) $('token').value = params.get('token');
 if (params.get('report') !== null) $('report').checked = params.get('report') !== '0';
 if (params.get('protocol') === 'hls') $('protocol').value = 'hls';
+if (params.get('lipsync') === '0') $('lipsync').checked = false;
 /** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST (offer creation included)
  *  to the first frame the video element presents (of the current connection); timing: the steps before it
  *  ({offerMs, fetchedMs, answerMs, connectedMs}: offer created, answer received, answer applied, DTLS connected,
@@ -190,14 +191,20 @@ async function connectOnce(gen, streamName, established) {
   const started = performance.now();
   state.firstFrameMs = state.ttffMs = state.timing = undefined;
   const layer = $('layer').value;
-  const query = layer === 'best' ? '' : `?spatialLayer=${layer}`;
+  const options = new URLSearchParams({ ...(layer === 'best' ? {} : { spatialLayer: layer }), ...($('lipsync').checked ? {} : { lipsync: '0' }) });
+  const query = options.size ? `?${options}` : '';
   // The tracks go to the <video> once the session is up: a new srcObject restarts the element's load, which drops
   // the frame callbacks registered before it, so they (first frame, latency measurement) are registered after it.
   const sink = { srcObject: null };
   let session;
+  const pc = await (nextPeer ?? preparePlay());
+  nextPeer = undefined;
   try {
-    session = await play(`/whep/${streamName}${query}`, sink, { token: $('token').value || undefined });
+    session = await play(`/whep/${streamName}${query}`, sink, { token: $('token').value || undefined, prepared: pc });
   } catch (error) {
+    // Refused or unreachable: the offer was not taken, so the next attempt sends it again.
+    if (pc.signalingState === 'have-local-offer') nextPeer = Promise.resolve(pc);
+    else pc.close();
     const status = Number(/^(\d{3}):/.exec(error.message)?.[1]);
     // 404 (not live yet / any more), 5xx, network errors: retry; 4xx otherwise (auth, bad name): give up
     if (status >= 400 && status < 500 && status !== 404 && status !== 429) throw new Fatal(error.message);
@@ -220,7 +227,6 @@ async function connectOnce(gen, streamName, established) {
   previous = { pc: session.pc, bytes: 0, at: performance.now() }; // the first sample: the mean since the start
   statsTimer = setInterval(() => void sampleStats(session.pc).catch(() => undefined), 500);
   $('overlay').hidden = !$('showStats').checked;
-  const pc = session.pc;
   await new Promise((resolve) => {
     let disconnectedTimer;
     const poll = setInterval(() => gen !== generation && done(), 250);
@@ -246,6 +252,18 @@ async function connectOnce(gen, streamName, established) {
   clearInterval(statsTimer);
   pc.close(); // the server has ended it (its resource is gone) or we are stopping
   state.connectionState = pc.connectionState;
+  prepareNextPeer();
+}
+
+/**
+ * The connection of the next WebRTC join, offer included, made while nobody waits: when the page opens, and again
+ * after each join (for a reconnection). A join that finds none makes its own.
+ */
+let nextPeer;
+function prepareNextPeer() {
+  if (nextPeer || $('protocol').value !== 'whep') return;
+  nextPeer = preparePlay();
+  nextPeer.catch(() => (nextPeer = undefined));
 }
 
 /** Time to first frame (from `started`) and a new latency window, once the <video> starts loading its new source. */
@@ -363,4 +381,6 @@ $('stop').onclick = async () => {
   $('stop').disabled = true;
 };
 showMute();
+$('protocol').addEventListener('change', prepareNextPeer);
 if (params.get('autoplay') !== null) $('form').requestSubmit();
+else prepareNextPeer();

@@ -8,9 +8,10 @@ export class MediaSession {
     this.answer = answer;
   }
 
+  /** POSTs the offer of `pc` (created now unless it already has one: see preparePlay) and applies the answer. */
   static async start(endpoint, pc, token) {
     const startedAt = performance.now();
-    await pc.setLocalDescription(await pc.createOffer());
+    if (!pc.localDescription) await pc.setLocalDescription(await pc.createOffer());
     const offeredAt = performance.now();
     const response = await fetch(endpoint, {
       method: 'POST',
@@ -36,7 +37,7 @@ export class MediaSession {
   }
 }
 
-/** Publishes a MediaStream over WHIP, with the chosen video codec first. */
+/** Publishes a MediaStream over WHIP, with the chosen video codec first (the connection is closed if that fails). */
 export async function publish(endpoint, stream, { codec = 'H264', token, simulcast = false } = {}) {
   const pc = new RTCPeerConnection();
   for (const track of stream.getTracks()) {
@@ -51,14 +52,29 @@ export async function publish(endpoint, stream, { codec = 'H264', token, simulca
       transceiver.setCodecPreferences([...wanted, ...codecs.filter((c) => !wanted.includes(c))]);
     }
   }
-  return MediaSession.start(endpoint, pc, token);
+  return MediaSession.start(endpoint, pc, token).catch((error) => {
+    pc.close();
+    throw error;
+  });
 }
 
-/** Plays a stream over WHEP into a <video> element. */
-export async function play(endpoint, video, { token } = {}) {
+/**
+ * A receive-only RTCPeerConnection whose offer is already made (it holds nothing of the server's, so it can be made
+ * before the viewer asks to play): a join then starts with the POST, which takes the offer's time off the time to
+ * first frame. Resolves to the connection.
+ */
+export async function preparePlay() {
   const pc = new RTCPeerConnection();
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  return pc;
+}
+
+/** Plays a stream over WHEP into a <video> element; `prepared`: a preparePlay() connection to use (the caller's if
+ *  this fails: it may send its offer again). */
+export async function play(endpoint, video, { token, prepared } = {}) {
+  const pc = await (prepared ?? preparePlay());
   pc.ontrack = (event) => {
     video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
   };

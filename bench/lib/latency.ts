@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ChildProcess } from 'node:child_process';
 import { machineBusyPercent, machineCpu, machineInfo, processCpuMs, type MachineCpu } from './proc.js';
-import { percentile, round, summarize } from './report.js';
+import { percentile, round, summarize, type Distribution } from './report.js';
 import { spawnEncoder, TimeCodeSource, type EncoderSettings, type GeneratorStats } from './rtmp-generator.js';
 import { FlvFrames, FrameDecoder, type FrameDecoderOptions } from './rtmp-h264.js';
 import { readBand } from './rtmp-timecode.js';
@@ -17,7 +17,7 @@ import { sleep, waitFor } from './server.js';
 // ---------------------------------------------------------------------------------------------------------------
 // Reading time codes back
 
-export interface LatencyStats {
+export interface LatencyStats extends Distribution {
   /** Decoded frames whose time code read back (CRC ok) and matched what was stamped. */
   frames: number;
   /** Decoded frames in the window whose band did not read (CRC failed): corrupt or concealed pictures. */
@@ -28,12 +28,6 @@ export interface LatencyStats {
   maxErrorMs: number;
   /** Frames the generator stamped (between the first and last decoded in the window) that were never decoded. */
   missing: number;
-  p50?: number;
-  p95?: number;
-  p99?: number;
-  min?: number;
-  max?: number;
-  mean?: number;
   /** Every latency in the window, in decode order (ms, rounded). */
   series: number[];
 }

@@ -25,6 +25,16 @@ export async function writeResults(name: string, data: unknown): Promise<{ file:
 
 export type Cell = string | number | undefined;
 
+/** A latency distribution's figures (ms), absent when there were no samples. */
+export interface Distribution {
+  p50?: number;
+  p95?: number;
+  p99?: number;
+  min?: number;
+  max?: number;
+  mean?: number;
+}
+
 /** Prints rows as an aligned table; numbers are right-aligned. */
 export function printTable(headers: string[], rows: Cell[][]): void {
   const text = rows.map((r) => r.map((c) => (c === undefined ? '-' : String(c))));

@@ -8,7 +8,8 @@ import { PassThrough } from 'node:stream';
 import ffmpeg, { type FfmpegCommand } from 'fluent-ffmpeg';
 import type { Logger } from 'pino';
 import type { FeedStart, FlvSource } from '../flv/FlvFeed.js';
-import { encodeTag, flvHeader, TAG_SCRIPT } from '../flv/tag.js';
+import { encodeTag, flvHeader, TAG_SCRIPT, type FlvTag } from '../flv/tag.js';
+import { arrivalRetimer } from '../flv/retime.js';
 
 /** Sets a run's input on the command; returns what ends that input (FFmpeg then finishes on its own). */
 export type RunInput = (command: FfmpegCommand) => () => void;
@@ -167,11 +168,15 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
   }
 }
 
-/** A run's input: the feed's FLV tags on stdin, from a key frame after the sequence headers. */
-export function feedInput(feed: FlvSource, start: FeedStart, inputOptions: string[] = []): RunInput {
+/**
+ * A run's input: the feed's FLV tags on stdin, from a key frame after the sequence headers. `retime`: the tags get
+ * their arrival times instead of the source's timestamps (src/flv/retime.ts), each run from 0.
+ */
+export function feedInput(feed: FlvSource, start: FeedStart, inputOptions: string[] = [], options: { retime?: boolean } = {}): RunInput {
   return (command) => {
     const input = new PassThrough();
     command.input(input).inputFormat('flv').inputOptions(inputOptions);
+    const retime = options.retime ? arrivalRetimer() : (tag: FlvTag) => tag;
     let headerSent = false;
     const subscription = feed.subscribe((tag) => {
       // Encoder metadata can describe streams that are not there (and makes a no-probe FLV input miss the video).
@@ -180,7 +185,7 @@ export function feedInput(feed: FlvSource, start: FeedStart, inputOptions: strin
         input.write(flvHeader(feed.tracks.audio, feed.tracks.video));
         headerSent = true;
       }
-      if (input.writableLength <= MAX_PENDING_BYTES) input.write(encodeTag(tag));
+      if (input.writableLength <= MAX_PENDING_BYTES) input.write(encodeTag(retime(tag)));
     }, start);
     return () => {
       subscription.close();

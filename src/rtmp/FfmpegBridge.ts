@@ -23,6 +23,8 @@ export interface BridgeOptions {
   audio: RtpTarget | undefined;
   /** Bitrate for re-encoded video: the source's, as far as it is known. */
   videoKbps: number;
+  /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, src/flv/retime.ts). */
+  retime: boolean;
   logger: Logger;
 }
 
@@ -30,7 +32,7 @@ export interface BridgeOptions {
 export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
   const { video, audio, plan } = options;
   return new ManagedFfmpeg({
-    input: feedInput(options.feed, 'gop', ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0']),
+    input: feedInput(options.feed, 'gop', ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'], { retime: options.retime }),
     graceful: false,
     logger: options.logger,
     output: (command) => {

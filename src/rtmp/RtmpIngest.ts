@@ -85,6 +85,7 @@ export class RtmpPublish {
     private readonly admission: RegistryAdmission,
     private readonly end: (reason: string) => void,
     private readonly logger: Logger,
+    private readonly timestamps: 'arrival' | 'source',
   ) {}
 
   get plan(): StreamPlan | undefined {
@@ -174,7 +175,7 @@ export class RtmpPublish {
       if (!spec) return;
       targets[spec.kind] = { ip: endpoint.ip, port: endpoint.port, rtcpPort: endpoint.rtcpPort, localPort: spec.source.port, payloadType: spec.codec.payloadType, ssrc: spec.ssrc };
     });
-    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, logger: this.logger });
+    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', logger: this.logger });
     this.bridgeInstance = bridge;
     this.logger.info({ transcode: plan.transcode, reason: plan.reason }, 'RTMP stream live');
     bridge.start();
@@ -253,7 +254,7 @@ export class RtmpIngest {
         host: request.host,
         path: `/${request.app}/${request.stream}`,
       });
-      publish = new RtmpPublish(request, admission, end, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }));
+      publish = new RtmpPublish(request, admission, end, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }), this.config.rtmp.timestamps);
       this.publishes.add(publish);
       logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');
     };

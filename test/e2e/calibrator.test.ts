@@ -41,6 +41,19 @@ afterAll(async () => {
 
 const pageState = (page: Page) => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as Pages).whipcast ?? {})) as NonNullable<Pages['whipcast']>);
 
+/** Waits until play.html has decoded more than 30 frames and measured the latency of more than `samples`. */
+async function playing(player: Page, samples: number, timeoutMs: number): Promise<void> {
+  await waitUntil(
+    async () => {
+      const state = await pageState(player);
+      if (state.error !== undefined) throw new Error(`player: ${state.error}`);
+      return (state.framesDecoded ?? 0) > 30 && (state.latency?.samples ?? 0) > samples;
+    },
+    `player: > 30 frames decoded and > ${samples} latency samples`,
+    timeoutMs,
+  );
+}
+
 describe('time calibrator and measured latency', () => {
   it('GET /time is public and not cached', async () => {
     const before = performance.timeOrigin + performance.now();
@@ -82,15 +95,7 @@ describe('time calibrator and measured latency', () => {
 
     const player = await browser.newPage();
     await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '' }).toString()}`);
-    await waitUntil(
-      async () => {
-        const state = await pageState(player);
-        if (state.error !== undefined) throw new Error(`player: ${state.error}`);
-        return (state.framesDecoded ?? 0) > 30 && (state.latency?.samples ?? 0) > 20;
-      },
-      'player: > 30 frames decoded and > 20 latency samples',
-      30_000,
-    );
+    await playing(player, 20, 30_000);
     const { latency, framesDecoded } = await pageState(player);
     const shown = await player.textContent('#latency');
     console.log(`calibrator → WHIP → WHEP: ${framesDecoded} frames decoded, time code read in ${latency?.framesRead}/${latency?.framesShown} displayed; ${shown}`);
@@ -123,15 +128,7 @@ describe('time calibrator and measured latency', () => {
     const player = await browser.newPage();
     await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, protocol: 'hls', autoplay: '' }).toString()}`);
     expect(await player.inputValue('#protocol')).toBe('hls');
-    await waitUntil(
-      async () => {
-        const state = await pageState(player);
-        if (state.error !== undefined) throw new Error(`player: ${state.error}`);
-        return (state.framesDecoded ?? 0) > 30 && (state.latency?.samples ?? 0) > 10;
-      },
-      'HLS player: > 30 frames shown and > 10 latency samples',
-      40_000,
-    );
+    await playing(player, 10, 40_000);
     const { latency, state } = await pageState(player);
     expect(state).toBe('playing');
     // HLS sits segments behind the live edge: more than WebRTC, still a sane figure

@@ -93,7 +93,8 @@ describe('metrics after media flowed', () => {
 
     const encoder = rtmpEncoder(`rtmp://127.0.0.1:${server.rtmpPort}/live/metered-rtmp`, { bframes: 0 });
     encoders.push(encoder);
-    await waitUntil(() => live('metered-rtmp') !== undefined, 'RTMP stream live', 30_000);
+    // live, and its bridge FFmpeg running (the stream goes live as the bridge is being spawned)
+    await waitUntil(() => live('metered-rtmp') !== undefined && (server.rtmp.list().find((p) => p.request.stream === 'metered-rtmp')?.bridge?.pid ?? 0) > 0, 'RTMP stream live with its bridge', 30_000);
 
     const m = await scrape();
     // process metrics (prom-client defaults)

@@ -29,7 +29,12 @@ describe('WHIP → WHEP', () => {
     expect(publisher.session.location).toMatch(/\/whip\/live\/h264\/[0-9a-f-]{36}$/);
     expect(publisher.session.etag).toMatch(/^".+"$/);
     await publisher.connected;
-    await waitUntil(() => server.registry.list().some((s) => s.stream === 'h264'), 'stream live');
+    // Viewers join a stream already flowing (mid-GOP), so that the server has to ask the publisher for a key frame.
+    await waitUntil(async () => {
+      const producer = server.registry.list().find((s) => s.stream === 'h264')?.room.producers.find((p) => p.kind === 'video');
+      const [stats] = (await producer?.getStats()) ?? [];
+      return (stats?.packetCount ?? 0) > 100;
+    }, 'publisher media flowing');
 
     const viewers = [track(await view(`${server.httpUrl}/whep/live/h264`)), track(await view(`${server.httpUrl}/whep/live/h264`))];
     for (const viewer of viewers) {
@@ -48,6 +53,23 @@ describe('WHIP → WHEP', () => {
     const [stream] = (await (await fetch(`${server.httpUrl}/api/streams`)).json() as { streams: { stream: string; viewers: number; tracks: { codec: string }[] }[] }).streams.filter((s) => s.stream === 'h264');
     expect(stream?.viewers).toBe(2);
     expect(stream?.tracks.map((t) => t.codec).sort()).toEqual(['audio/opus', 'video/H264']);
+  });
+
+  it('keeps audio and video in one stream of the answer (lip sync) unless the viewer asks ?lipsync=0', async () => {
+    const publisher = track(await publish(`${server.httpUrl}/whip/live/lipsync`, { video: 'H264' }));
+    await publisher.connected;
+    const streamIds = (answer: string) => [...answer.matchAll(/^a=msid:(\S+) /gm)].map((m) => m[1]);
+    const synced = track(await view(`${server.httpUrl}/whep/live/lipsync`));
+    const [audio, video] = streamIds(synced.session.answer);
+    expect(audio).toBeDefined();
+    expect(video).toBe(audio);
+    const unsynced = track(await view(`${server.httpUrl}/whep/live/lipsync?lipsync=0`));
+    const ids = streamIds(unsynced.session.answer);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
+    // both still get their media
+    await waitUntil(() => unsynced.packets.video.length > 30 && unsynced.packets.audio.length > 10, 'media without lip sync');
+    await expect(view(`${server.httpUrl}/whep/live/lipsync?lipsync=maybe`)).rejects.toThrow(/→ 400: querystring\/lipsync/);
   });
 
   it('serves viewers that number codecs differently with their own payload types', async () => {

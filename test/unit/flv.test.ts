@@ -2,6 +2,7 @@
 // where late subscribers start, and monotonic timestamps across a source restart.
 import { describe, expect, it } from 'vitest';
 import { FlvFeed } from '../../src/flv/FlvFeed.js';
+import { arrivalRetimer } from '../../src/flv/retime.js';
 import { encodeTag, flvHeader, FlvDemuxer, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from '../../src/flv/tag.js';
 
 const avcHeader = (t = 0): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 0, 0, 0, 0, 1, 0x42]) });
@@ -77,5 +78,24 @@ describe('FlvFeed', () => {
     feed.end();
     expect(ended).toBe(true);
     expect(calls).toEqual(['start', 'stop', 'start', 'stop']);
+  });
+});
+
+describe('arrival timestamps (the RTMP bridge, rtmp.timestamps: arrival)', () => {
+  it('stamps each tag with its arrival, spreads a burst 1 ms apart per track, and keeps the body', () => {
+    let clock = 5000;
+    const retime = arrivalRetimer(() => clock);
+    const b = inter(900);
+    expect(retime(key(800)).timestamp).toBe(0);
+    expect(retime(aac(790)).timestamp).toBe(0); // audio has its own sequence
+    expect(retime(b).timestamp).toBe(1); // same instant: 1 ms after the previous video tag
+    expect(retime(b).data).toBe(b.data); // composition offset and payload untouched
+    clock += 40;
+    expect(retime(inter(833)).timestamp).toBe(40); // the encoder's timestamp (even going back) does not matter
+    clock += 25.4;
+    expect(retime(aac(823)).timestamp).toBe(65);
+    clock -= 10; // a clock never goes back, but the output would not either
+    expect(retime(inter(866)).timestamp).toBe(55);
+    expect(retime(inter(899)).timestamp).toBe(56);
   });
 });
