@@ -1,7 +1,8 @@
-// play.html: WHEP player (or, with protocol=hls, an HLS player on hls.js served by whipcast) with automatic reconnection (the stream goes and comes back: the WHEP POST is retried
-// with backoff on 404 and connection failures), mute, simulcast layer choice (POST {Location}/layer), a stats
-// overlay, measured glass-to-glass latency (latency.js) and, opt-in (default on here), latency reports to the
-// server over GET /ws/player (the dashboard and /metrics show them).
+// play.html: WHEP player (or, with protocol=hls, an HLS player on hls.js served by whipcast) with automatic
+// reconnection (the stream goes and comes back: the WHEP POST or the playlist request is retried with backoff on 404
+// and connection failures), mute, lip sync on/off, simulcast layer choice (POST {Location}/layer), a stats overlay,
+// measured glass-to-glass latency (latency.js) and, opt-in (default on here), latency reports to the server over
+// GET /ws/player (the dashboard and /metrics show them).
 import { play, preparePlay } from './whip-whep.js';
 import { measureLatency } from './latency.js';
 

@@ -24,7 +24,7 @@ interface CalibratorState {
 }
 /** The parts of the pages' `window.whipcast` this test reads (see web-demo/publish.html and play.html). */
 interface Pages {
-  whipcast?: { state?: string; error?: string; framesDecoded?: number; latency?: Latency; calibrator?: CalibratorState; stats?: { kbps?: number; fps?: number } };
+  whipcast?: { state?: string; error?: string; framesDecoded?: number; reconnects?: number; latency?: Latency; calibrator?: CalibratorState; stats?: { kbps?: number; fps?: number } };
 }
 
 let server: WhipcastServer;
@@ -140,7 +140,16 @@ describe('time calibrator and measured latency', () => {
     expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.light.min.mjs`)).status).toBe(200);
     expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.js`)).status).toBe(404);
     expect((await fetch(`${server.httpUrl}/vendor/hls.js/../package.json`)).status).toBe(404);
+
+    // The publisher leaves: the playlist goes (404), hls.js gives up, and the page waits for the stream; it comes
+    // back: the page plays the new publish's playlist by itself.
     await publisher.click('#stop');
+    await waitUntil(async () => !/^playing/.test((await pageState(player)).state ?? ''), 'HLS player noticed the stream went', 30_000);
+    await publisher.click('#start');
+    await waitUntil(async () => {
+      const s = await pageState(player);
+      return (s.reconnects ?? 0) >= 1 && s.state === 'playing' && (s.latency?.samples ?? 0) > 10; // the new connection's measurement
+    }, 'HLS player playing again', 40_000);
     await publisher.context().close();
     await player.context().close();
   });
