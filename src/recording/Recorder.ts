@@ -51,6 +51,8 @@ export class Recorder {
   readonly workDir: string;
   private current: RecordingRecord | undefined;
   private run: Run | undefined;
+  /** The close of the last run (see closeRun). */
+  private closing: Promise<void> = Promise.resolve();
   private stateValue: RecorderState = 'recording';
   private spliceTimer: NodeJS.Timeout | undefined;
   /** Segment commits and record rotations, in order. */
@@ -252,7 +254,10 @@ export class Recorder {
       void closed.then(() => (done = true));
       while (!done && Date.now() < deadline && !(await access(storage.localPath(next)).then(() => true, () => false))) await new Promise((r) => setTimeout(r, 20));
       const record = this.current;
-      if (!record) return;
+      if (!record) {
+        this.options.logger.error({ file }, 'a recorded segment arrived after its recording was finalised: not committed');
+        return;
+      }
       const name = expandNaming(this.options.template.naming.segment, {
         app: this.target.app,
         stream: this.target.stream,
@@ -278,13 +283,22 @@ export class Recorder {
     }).catch((error: unknown) => this.options.logger.error({ err: error, file }, 'cannot commit a recorded segment'));
   }
 
+  /**
+   * Stops the current run and waits until every segment it wrote is committed. A second caller while a run is
+   * closing (cancel_delay or shutdown during the splice wait's close) waits for that same close: returning early
+   * would let finish() finalise the record before the run's last segments reach it, and lose them.
+   */
   private async closeRun(): Promise<void> {
     const run = this.run;
     this.run = undefined;
-    if (!run) return;
-    await run.ffmpeg.close();
-    // stdout may still hold the last segment line after the process exit.
-    await Promise.race([run.stdoutClosed, new Promise((r) => setTimeout(r, 2000))]);
+    if (run) this.closing = stopRun(run);
+    await this.closing;
     await this.queue;
   }
+}
+
+async function stopRun(run: Run): Promise<void> {
+  await run.ffmpeg.close();
+  // stdout may still hold the last segment line after the process exit.
+  await Promise.race([run.stdoutClosed, new Promise((r) => setTimeout(r, 2000))]);
 }
