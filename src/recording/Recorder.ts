@@ -87,10 +87,13 @@ export class Recorder {
     return this.current;
   }
 
-  /** Starts the first recording on a live feed. */
+  /**
+   * Starts the first recording on a live feed, from its cached GOP: the stream went live a moment ago (its bridge
+   * and producers were being set up meanwhile), and what arrived since its last key frame belongs in the file.
+   */
   async start(feed: FlvSource): Promise<void> {
     await this.newRecord();
-    this.startRun(feed, 'keyframe');
+    this.startRun(feed, 'gop');
   }
 
   /** The stream went offline: finish the run and wait spliceSeconds for it to come back. */
@@ -110,7 +113,7 @@ export class Recorder {
     this.stateValue = 'recording';
     this.discontinuity = true;
     this.options.logger.info('stream back within the splice timeout: recording continues');
-    this.startRun(feed, 'keyframe');
+    this.startRun(feed, 'gop'); // the new publish's feed: its cached GOP is its beginning
   }
 
   /** Closes the current file now and continues in a new one (API restart). */
