@@ -100,6 +100,7 @@ export async function publish(url: string, options: PublishOptions = {}): Promis
     session,
     connected,
     close: async () => {
+      if (pc.connectionState === 'closed') return; // closed already (a test may hang up before its cleanup does)
       feed.stop();
       await pc.close();
     },

@@ -1,5 +1,5 @@
 // WHIP in → mediasoup → WHEP out with real clients: werift publishers fed by ffmpeg, werift viewers.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
 import { decodeH264 } from '../helpers/media.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
@@ -12,8 +12,11 @@ const track = <T extends Publisher | Viewer>(x: T): T => (open.push(x), x);
 beforeAll(async () => {
   server = await startTestServer();
 });
+// Each test's clients leave when it ends: the next test starts with no other session on the server.
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((x) => x.close()));
+});
 afterAll(async () => {
-  await Promise.all(open.map((x) => x.close()));
   await server?.close();
 });
 

@@ -29,6 +29,7 @@ it('a killed worker ends its streams and is replaced; publishing works again', a
   }, 'a new worker');
   expect(server.sessions.size).toBe(0);
   expect((await fetch(`${server.httpUrl}/healthz`)).status).toBe(200);
+  await first.close(); // its server side is gone: a client would hang up too
 
   const again = await publish(`${server.httpUrl}/whip/live/worker`, { audio: false });
   clients.push(again);
