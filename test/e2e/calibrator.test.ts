@@ -152,5 +152,5 @@ describe('time calibrator and measured latency', () => {
     }, 'HLS player playing again', 40_000);
     await publisher.context().close();
     await player.context().close();
-  });
+  }, 120_000); // two HLS starts (each waits for a segment) and a reconnection
 });

@@ -121,7 +121,7 @@ describe('dashboard, viewer reports and reconnecting player', () => {
 
     await publisher.click('#stop');
     await Promise.all([publisher, player, dashboard].map((p) => p.context().close()));
-  });
+  }, 120_000); // a user's whole session: publish, play, stop, publish again, reconnect, dashboard (Chromium on 2 cores)
 
   it('/api/events keeps the admin rule; /ws/player ignores garbage and reports of streams not live', async () => {
     const secured = await startTestServer({ auth: { adminToken: 'sekret' } });

@@ -12,9 +12,14 @@ const track = <T extends Publisher | Viewer>(x: T): T => (open.push(x), x);
 beforeAll(async () => {
   server = await startTestServer();
 });
-// Each test's clients leave when it ends: the next test starts with no other session on the server.
+// Each test's clients hang up (DELETE, as a WHIP/WHEP client does) when it ends, and the next test starts once the
+// server has freed their sessions: no other session on the server, and its transport counts hold still.
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((x) => x.close()));
+  await Promise.all(open.splice(0).map(async (x) => {
+    await fetch(x.session.location, { method: 'DELETE' }).catch(() => undefined);
+    await x.close();
+  }));
+  await waitUntil(() => server.sessions.size === 0, 'the sessions of the test to be freed');
 });
 afterAll(async () => {
   await server?.close();
