@@ -13,6 +13,12 @@ export interface EncoderOptions {
   gop?: number;
 }
 
+/**
+ * Input options that end a test's endless encoder after 5 minutes, longer than any test: a test process killed by
+ * its pool (no 'exit' handler runs) leaves no FFmpeg running for good.
+ */
+export const TEST_MEDIA_LIMIT = ['-t', '300'];
+
 const children = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -33,8 +39,9 @@ export function rtmpEncoder(url: string, options: EncoderOptions = {}): ChildPro
   const audio = options.audio !== false;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',
+    ...TEST_MEDIA_LIMIT,
     '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
-    ...(audio ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'] : []),
+    ...(audio ? [...TEST_MEDIA_LIMIT, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100'] : []),
     '-map', '0:v', ...video,
     ...(audio ? ['-map', '1:a', '-c:a', 'aac', '-b:a', '96k'] : []),
     '-f', 'flv', url,

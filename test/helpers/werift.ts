@@ -11,6 +11,7 @@ import {
   useTransportWideCC,
   type RtpPacket,
 } from 'werift';
+import { TEST_MEDIA_LIMIT } from './encoder.js';
 
 export type VideoCodec = 'H264' | 'VP8';
 
@@ -136,7 +137,8 @@ export async function view(url: string, options: ViewOptions = {}): Promise<View
   return { pc, session, packets, connectionState: () => pc.connectionState, close: () => pc.close() };
 }
 
-// Feeds must not outlive the test process, even when a test fails before closing its publisher.
+// Feeds must not outlive the test process, even when a test fails before closing its publisher. A test process
+// killed by its pool runs no 'exit' handler: TEST_MEDIA_LIMIT ends such an orphan by itself.
 const runningFeeds = new Set<ChildProcess>();
 process.once('exit', () => {
   for (const ffmpeg of runningFeeds) ffmpeg.kill('SIGKILL');
@@ -157,8 +159,9 @@ class RtpFeed {
       : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '500k'];
     const args = [
       '-hide_banner', '-loglevel', 'error', '-re',
+      ...TEST_MEDIA_LIMIT,
       '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30',
-      ...(audioSocket ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
+      ...(audioSocket ? [...TEST_MEDIA_LIMIT, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
       '-map', '0:v', ...encoder, '-g', String(gop), '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port(videoSocket)}?pkt_size=1200`,
       ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`] : []),
     ];
