@@ -1,6 +1,6 @@
 // The demo pages driven in Chromium for benchmarks: a stream going live (from publish.html or any other source),
-// and one play.html join measured by the page itself (window.whipcast.firstFrameMs: from just before the WHEP
-// POST to the first frame its <video> presents).
+// and one play.html join measured by the page itself (window.whipcast.firstFrameMs: from the click on Play to the
+// first frame its <video> presents, and window.whipcast.timing: the steps in between).
 import type { Page } from 'playwright-core';
 import type { Room } from '../../sfu/index.js';
 import type { BenchBrowser } from './browser.js';

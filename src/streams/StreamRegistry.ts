@@ -164,8 +164,6 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.authorizer.authorize('play', request);
     const key = `${request.app}/${request.stream}`;
     let stream = this.liveStream(key);
-    // An RTMP publish that is ending has ended its feed before it leaves the registry (its bridge is still stopping).
-    if (stream.feed.ended) throw new HttpError(404, `stream ${key} is not live`);
     if (stream.latencyMode === 'half-second') {
       throw new HttpError(403, `stream ${key} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
     }
@@ -176,9 +174,11 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return stream;
   }
 
+  /** A live stream: in the registry, its room open, and its feed not ended (an RTMP publish that is ending ends its
+   *  feed before it leaves the registry, while its bridge is still stopping). */
   private liveStream(key: string): LiveStream {
     const stream = this.live.get(key);
-    if (!stream || stream.room.isClosed) throw new HttpError(404, `stream ${key} is not live`);
+    if (!stream || stream.room.isClosed || stream.feed.ended) throw new HttpError(404, `stream ${key} is not live`);
     return stream;
   }
 
