@@ -22,8 +22,8 @@
 import { spawn } from 'node:child_process';
 import { Agent, request as httpRequest } from 'node:http';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { resolveConfig } from '../src/config.js';
-import { signAuthKey, verifyAuthKey } from '../src/auth/signedUrl.js';
+import { resolveConfig } from '../src/config/config.js';
+import { signAuthKey, verifyAuthKey } from '../src/access/signedUrl.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineBusyPercent, machineCpu, machineInfo, processRssBytes, type MachineCpu } from './lib/proc.js';

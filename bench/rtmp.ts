@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { resolveConfig } from '../src/config.js';
+import { resolveConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { BenchProcesses, cpuWindow, flow, LatencyProbe, pidAlive, reapChildren, runFloor, sampleCpu, type CpuWindow, type FloorResult, type LatencyStats, type WindowFlow } from './lib/latency.js';

@@ -30,7 +30,7 @@ import type { IncomingMessage } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ConfigError, resolveConfig } from '../src/config.js';
+import { ConfigError, resolveConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { BenchProcesses, cpuWindow, flow, LatencyProbe, reapChildren, runFloor, sampleCpu, type CpuWindow, type FloorResult, type LatencyStats, type WindowFlow } from './lib/latency.js';

@@ -87,6 +87,11 @@ export abstract class WebRtcPeer extends EventEmitter<PeerEvents> {
     return this.slot.index;
   }
 
+  /** The client's ICE username fragment, from its offer. */
+  get remoteIceUfrag(): string {
+    return this.offer.iceUfrag;
+  }
+
   /** mids of the offer's sections, in order (for ICE-restart fragments). */
   get mids(): string[] {
     return this.offer.media.map((m) => m.mid);

@@ -1,15 +1,14 @@
 // The HTTP face of media: WHIP (RFC 9725) and WHEP endpoints and their session resources, as one fastify
-// plugin. Where a viewer is created: the POST /whep route below → gate.admitPlay → room.addViewer (sfu/).
+// plugin. Where a viewer is created: the POST /whep route below → gate.admitPlay → room.addViewer (sfu/) → the
+// answer. Refusals are thrown and answered by the server's one error handler (errors.ts).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { NoCommonCodecError, SdpError, StreamOfflineError, WebRtcViewer, writeIceFragment, type Layers, type WebRtcPeer } from '../sfu/index.js';
-import { HttpError } from './errors.js';
-import type { MediaRequest, StreamGate } from './gate.js';
+import { Refusal, STREAM_NAME_PATTERN, type MediaProtocol, type MediaRequest, type StreamGate } from '../src/core/index.js';
+import { WebRtcViewer, writeIceFragment, type Layers, type Room, type WebRtcPeer } from '../sfu/index.js';
 import { parseSdpFragment } from './sdpfrag.js';
 import { newEtag, newSessionId, SessionStore, type Session, type SessionKind } from './sessions.js';
 
-export { HttpError } from './errors.js';
-export type { MediaRequest, PublishAdmission, StreamGate } from './gate.js';
+export { errorHandler, httpStatusOf, notFoundHandler } from './errors.js';
 export { SessionStore, type Session } from './sessions.js';
 
 export interface IceServer {
@@ -19,7 +18,7 @@ export interface IceServer {
 }
 
 export interface SignalingOptions {
-  gate: StreamGate;
+  gate: StreamGate<Room>;
   sessions: SessionStore;
   iceServers: IceServer[];
   /** Largest SDP or sdpfrag body accepted (413 above). */
@@ -28,8 +27,6 @@ export interface SignalingOptions {
 
 const SDP = 'application/sdp';
 const SDPFRAG = 'application/trickle-ice-sdpfrag';
-/** What an app or stream name may be, on every ingest and playback protocol. */
-export const STREAM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.~-]{0,127}$';
 const ALLOWED_HEADERS = 'Content-Type, Authorization, If-Match';
 
 const streamParams = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), stream: Type.String({ pattern: STREAM_NAME_PATTERN }) });
@@ -53,7 +50,6 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
   for (const type of [SDP, SDPFRAG]) {
     fastify.addContentTypeParser(type, { parseAs: 'string', bodyLimit: options.maxSdpBytes }, (_request, body, done) => done(null, body));
   }
-  fastify.setErrorHandler((error, request, reply) => sendError(error, request, reply, options.maxSdpBytes));
 
   for (const kind of ['whip', 'whep'] as const) {
     // Answers both CORS preflights and plain OPTIONS (RFC 9725 §4.4: clients may ask for the ICE servers).
@@ -67,27 +63,29 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     fastify.patch(`/${kind}/:app/:stream/:session`, { schema: { params: sessionParams }, onRequest: requireContentType(SDPFRAG) }, async (request, reply) => {
       const session = findSession(sessions, kind, request.params.session);
       const ifMatch = request.headers['if-match'];
-      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session.etag) throw new HttpError(412, 'If-Match does not match the session ETag');
+      if (ifMatch !== undefined && ifMatch !== '*' && ifMatch !== session.etag) throw new Refusal('precondition-failed', 'If-Match does not match the session ETag');
       const fragment = parseSdpFragment(typeof request.body === 'string' ? request.body : '');
       // mediasoup is ICE-lite: it learns the client's candidates from its connectivity checks, so trickled
       // candidates need no action. New credentials mean the client restarts ICE.
       if (fragment.iceUfrag === undefined || fragment.iceUfrag === session.remoteUfrag) return reply.code(204).send();
-      if (fragment.icePwd === undefined) throw new HttpError(400, 'ICE restart without a=ice-pwd');
+      if (fragment.icePwd === undefined) throw new Refusal('invalid', 'ICE restart without a=ice-pwd');
       const local = await session.peer.restartIce();
       session.remoteUfrag = fragment.iceUfrag;
       session.etag = newEtag();
       return reply.code(200).type(SDPFRAG).header('etag', session.etag).send(writeIceFragment(local, session.peer.mids));
     });
 
+    // Idempotent: a session that already ended (e.g. the client closed its peer connection first) answers 200 too.
     fastify.delete(`/${kind}/:app/:stream/:session`, { schema: { params: sessionParams } }, async (request, reply) => {
-      findSession(sessions, kind, request.params.session).peer.close('DELETE by client');
+      const id = request.params.session;
+      if (!sessions.endedRecently(kind, id)) findSession(sessions, kind, id).peer.close('DELETE by client');
       return reply.code(200).send();
     });
   }
 
   fastify.post('/whip/:app/:stream', { schema: { params: streamParams }, onRequest: requireContentType(SDP) }, async (request, reply) => {
     const offer = requireBody(request.body);
-    const media = mediaRequest(request, request.params);
+    const media = mediaRequest(request, request.params, 'whip');
     const admission = await gate.admitPublish(media);
     const id = newSessionId();
     let created: Awaited<ReturnType<typeof admission.room.publishWebRtc>>;
@@ -98,24 +96,31 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
       throw error;
     }
     admission.commit(created.publisher);
-    const session = openSession(sessions, 'whip', media, id, created.publisher, offer);
+    const session = openSession(sessions, 'whip', media, id, created.publisher);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHIP session created');
     return sendCreated(reply, session, created.answer, links);
   });
 
   fastify.post('/whep/:app/:stream', { schema: { params: streamParams, querystring: whepQuery }, onRequest: requireContentType(SDP) }, async (request, reply) => {
     const offer = requireBody(request.body);
-    const media = mediaRequest(request, request.params);
-    const room = await gate.admitPlay(media);
+    const media = mediaRequest(request, request.params, 'whep');
+    const admission = await gate.admitPlay(media);
     const id = newSessionId();
     const { spatialLayer, temporalLayer, lipsync } = request.query;
     const preferredLayers: Layers | undefined = spatialLayer === undefined ? undefined : { spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) };
-    const created = await room.addViewer(id, offer, {
-      streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'),
-      ...(preferredLayers ? { preferredLayers } : {}),
-      ...(lipsync === '0' || lipsync === 'false' ? { lipSync: false } : {}),
-    });
-    const session = openSession(sessions, 'whep', media, id, created.viewer, offer);
+    let created: Awaited<ReturnType<Room['addViewer']>>;
+    try {
+      created = await admission.room.addViewer(id, offer, {
+        streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'),
+        ...(preferredLayers ? { preferredLayers } : {}),
+        ...(lipsync === '0' || lipsync === 'false' ? { lipSync: false } : {}),
+      });
+    } catch (error) {
+      admission.abort();
+      throw error;
+    }
+    admission.commit(created.viewer);
+    const session = openSession(sessions, 'whep', media, id, created.viewer);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHEP session created');
     const layerLink = `<${session.location}/layer>; rel="urn:ietf:params:whep:ext:core:layer"`;
     return sendCreated(reply, session, created.answer, [...links, layerLink]);
@@ -125,7 +130,7 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
   fastify.post('/whep/:app/:stream/:session/layer', { schema: { params: sessionParams, body: layerBody } }, async (request, reply) => {
     const session = findSession(sessions, 'whep', request.params.session);
     const { spatialLayer, temporalLayer } = request.body;
-    if (!(session.peer instanceof WebRtcViewer)) throw new HttpError(404, 'not a viewer session');
+    if (!(session.peer instanceof WebRtcViewer)) throw new Refusal('not-found', 'not a viewer session');
     await session.peer.setPreferredLayers({ spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) });
     return reply.code(204).send();
   });
@@ -136,17 +141,17 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
 function requireContentType(expected: string) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void): void => {
     const type = (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    done(type === expected ? undefined : new HttpError(415, `unsupported content type: expected ${expected}`));
+    done(type === expected ? undefined : new Refusal('unsupported-media', `unsupported content type: expected ${expected}`));
   };
 }
 
 function requireBody(body: unknown): string {
-  if (typeof body !== 'string' || body.trim() === '') throw new HttpError(400, 'empty SDP offer');
+  if (typeof body !== 'string' || body.trim() === '') throw new Refusal('invalid', 'empty SDP offer');
   return body;
 }
 
 /** What the gate needs to know of an HTTP request for a stream (also used by the HLS/FLV routes). */
-export function mediaRequest(request: FastifyRequest, params: { app: string; stream: string }): MediaRequest {
+export function mediaRequest(request: FastifyRequest, params: { app: string; stream: string }, protocol: MediaProtocol): MediaRequest {
   const auth = request.headers.authorization;
   const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth)?.[1];
   const query: Record<string, string> = {};
@@ -154,6 +159,7 @@ export function mediaRequest(request: FastifyRequest, params: { app: string; str
   return {
     app: params.app,
     stream: params.stream,
+    protocol,
     bearerToken: bearer || undefined,
     query,
     ip: request.ip,
@@ -163,7 +169,7 @@ export function mediaRequest(request: FastifyRequest, params: { app: string; str
   };
 }
 
-function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequest, id: string, peer: WebRtcPeer, offer: string): Session {
+function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequest, id: string, peer: WebRtcPeer): Session {
   const session: Session = {
     id,
     kind,
@@ -173,7 +179,7 @@ function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequ
     host: media.host,
     peer,
     etag: newEtag(),
-    remoteUfrag: /a=ice-ufrag:(\S+)/.exec(offer)?.[1] ?? '',
+    remoteUfrag: peer.remoteIceUfrag,
     location: `/${kind}/${media.app}/${media.stream}/${id}`,
   };
   sessions.add(session);
@@ -182,7 +188,7 @@ function openSession(sessions: SessionStore, kind: SessionKind, media: MediaRequ
 
 function findSession(sessions: SessionStore, kind: SessionKind, id: string): Session {
   const session = sessions.get(kind, id);
-  if (!session) throw new HttpError(404, `no ${kind.toUpperCase()} session ${id}`);
+  if (!session) throw new Refusal('not-found', `no ${kind.toUpperCase()} session ${id}`);
   return session;
 }
 
@@ -204,30 +210,4 @@ function iceServerLinks(servers: IceServer[]): string[] {
       return `<${url}>; rel="ice-server"${credentials}`;
     }),
   );
-}
-
-function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply, maxSdpBytes: number): FastifyReply {
-  const { status, message } = describeError(error, maxSdpBytes);
-  if (status >= 500) request.log.error({ err: error }, 'request failed');
-  else request.log.info({ status, reason: message }, 'request refused');
-  if (error instanceof HttpError && error.headers) void reply.headers(error.headers);
-  return reply.code(status).type('text/plain; charset=utf-8').send(message);
-}
-
-function describeError(error: unknown, maxSdpBytes: number): { status: number; message: string } {
-  if (error instanceof HttpError) return { status: error.statusCode, message: error.message };
-  if (error instanceof SdpError || error instanceof NoCommonCodecError) return { status: 400, message: error.message };
-  if (error instanceof StreamOfflineError) return { status: 404, message: error.message };
-  const fastifyError = error as { code?: string; statusCode?: number; message?: string; validation?: unknown };
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, message: `request body too large (limit ${maxSdpBytes} bytes)` };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: `unsupported content type: ${fastifyError.message ?? ''}` };
-  }
-  if (fastifyError.validation !== undefined) return { status: 400, message: fastifyError.message ?? 'invalid request' };
-  if (fastifyError.statusCode !== undefined && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, message: fastifyError.message ?? 'bad request' };
-  }
-  return { status: 500, message: 'internal error' };
 }

@@ -1,5 +1,5 @@
 // application/trickle-ice-sdpfrag bodies (RFC 8840) as sent in WHIP/WHEP PATCH requests.
-import { HttpError } from './errors.js';
+import { Refusal } from '../src/core/index.js';
 
 export interface SdpFragment {
   iceUfrag: string | undefined;
@@ -12,7 +12,7 @@ export function parseSdpFragment(text: string): SdpFragment {
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
     if (line === '') continue;
-    if (!/^[a-z]=/.test(line)) throw new HttpError(400, `malformed trickle-ice-sdpfrag line: ${line.slice(0, 80)}`);
+    if (!/^[a-z]=/.test(line)) throw new Refusal('invalid', `malformed trickle-ice-sdpfrag line: ${line.slice(0, 80)}`);
     if (line.startsWith('a=ice-ufrag:')) fragment.iceUfrag = line.slice('a=ice-ufrag:'.length);
     else if (line.startsWith('a=ice-pwd:')) fragment.icePwd = line.slice('a=ice-pwd:'.length);
     else if (line.startsWith('a=candidate:')) fragment.candidates.push(line.slice(2));

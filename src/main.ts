@@ -1,5 +1,5 @@
 // The CLI entry (`npm start`): configuration from file/env/flags, the server, and a clean exit on SIGINT/SIGTERM.
-import { ConfigError, configFromCommandLine } from './config.js';
+import { ConfigError, configFromCommandLine } from './config/config.js';
 import { createLogger, startServer } from './server.js';
 
 async function main(): Promise<void> {

@@ -13,26 +13,27 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import { pino, type Logger } from 'pino';
 import { Sfu } from '../sfu/index.js';
-import { SessionStore, signaling, type MediaRequest } from '../signaling/index.js';
-import { StaticTokenAuthorizer } from './auth/Authorizer.js';
-import { AccessAuthorizer } from './auth/AccessAuthorizer.js';
-import { countingAuthorizer, DenialCounter } from './auth/denials.js';
-import { Domains } from './domains/Domains.js';
-import { latencyModeOf, useDomains, workerCount, type Config } from './config.js';
+import { errorHandler, notFoundHandler, SessionStore, signaling } from '../signaling/index.js';
+import type { MediaRequest } from './core/index.js';
+import { StaticTokenAuthorizer } from './access/Authorizer.js';
+import { AccessAuthorizer } from './access/AccessAuthorizer.js';
+import { DenialCounter } from './access/denials.js';
+import { Domains } from './access/Domains.js';
+import { workerCount, type Config } from './config/config.js';
 import { api } from './http/api.js';
 import { live } from './http/live.js';
 import { createMetrics } from './http/metrics.js';
-import { listenAddresses } from './network.js';
+import { listenAddresses } from './config/network.js';
 import { RtmpIngest } from './rtmp/RtmpIngest.js';
-import { RelayManager } from './relay/RelayManager.js';
-import { LiveHls } from './standard/LiveHls.js';
-import { egressFeed } from './standard/SfuEgress.js';
+import { RelayManager } from './media/RelayManager.js';
+import { LiveHls } from './media/LiveHls.js';
+import { egressFeed } from './media/SfuEgress.js';
 import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
 import { RecordingService } from './recording/RecordingService.js'; // recording
-import { CallbackSender } from './callbacks/CallbackSender.js';
-import { attachStreamCallbacks } from './callbacks/streamEvents.js';
-import { AdmissionHook } from './admission/AdmissionHook.js';
-import { Limits } from './limits/Limits.js';
+import { CallbackSender } from './notify/CallbackSender.js';
+import { attachStreamCallbacks } from './notify/streamEvents.js';
+import { AdmissionHook } from './access/AdmissionHook.js';
+import { Limits } from './access/Limits.js';
 import { loadTls } from './http/tls.js';
 import { recordingsApi } from './http/recordings.js'; // recording
 import { time } from './http/time.js'; // GET /time, the demo pages' clock sync
@@ -85,18 +86,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const sessions = new SessionStore();
   // Access control per domain (Host): IP and referer lists, signed URLs, then the static tokens.
   const domains = new Domains(config);
-  useDomains(config, domains); // latency modes follow domain changes made through the control API
   const denials = new DenialCounter(); // refusals by reason, for /metrics
   // Callbacks (signed, retried, never awaited), the admission hook and the limits
   const callbacks = new CallbackSender(config.callbacks, logger.child({ component: 'callbacks' }));
   const admission = new AdmissionHook({ ...config.admission, secret: config.admission.secret ?? config.callbacks.secret }, logger.child({ component: 'admission' }));
   const registry = new StreamRegistry(
     sfu,
-    countingAuthorizer(new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)), denials),
+    new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)),
     {
-      onForbidden: () => denials.record('forbidden'),
       conflict: config.publishConflict,
-      latencyMode: (host) => latencyModeOf(config, host),
+      domains,
+      denials,
       egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, logger),
       ...(admission.enabled ? { admission: (action: 'publish' | 'play', request: MediaRequest) => admission.check(action, request) } : {}),
       limits: new Limits(config.limits),
@@ -126,6 +126,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     perStreamLabels: config.metrics.perStreamLabels,
   });
   http.addHook('onResponse', metrics.onResponse); // HTTP requests by route pattern
+  // One error handler for every route: refusals answer with their status and a plain-text reason.
+  http.setErrorHandler(errorHandler(config.http.maxSdpBytes));
+  http.setNotFoundHandler(notFoundHandler);
   try {
     // The control API's OpenAPI document (GET /api/openapi.json): every /api route with a schema.
     await http.register(swagger, {

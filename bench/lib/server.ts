@@ -1,6 +1,6 @@
 // The real whipcast server, in this process, on loopback: HTTP on a free port, media on 127.0.0.1 only.
 import { readFileSync } from 'node:fs';
-import { resolveConfig } from '../../src/config.js';
+import { resolveConfig } from '../../src/config/config.js';
 import { startServer, type WhipcastServer } from '../../src/server.js';
 import { freePortRange } from '../../test/helpers/ports.js';
 import { waitUntil } from '../../test/helpers/server.js';

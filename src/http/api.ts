@@ -6,13 +6,14 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type {} from '@fastify/swagger'; // route schema fields: summary, tags, hide
 import { Type, type Static } from 'typebox';
 import type { Sfu } from '../../sfu/index.js';
-import { HttpError, STREAM_NAME_PATTERN, type SessionStore } from '../../signaling/index.js';
-import { sameSecret } from '../auth/Authorizer.js';
-import type { DenialCounter } from '../auth/denials.js';
-import { signAuthKey } from '../auth/signedUrl.js';
-import { DomainSchema, RelayRuleSchema, type RelayRule } from '../config.js';
-import { hostName, type DomainConfig, type Domains, type DomainSettings } from '../domains/Domains.js';
-import type { RelayManager } from '../relay/RelayManager.js';
+import { hostName, Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
+import { type SessionStore } from '../../signaling/index.js';
+import { sameSecret } from '../access/Authorizer.js';
+import type { DenialCounter } from '../access/denials.js';
+import { signAuthKey } from '../access/signedUrl.js';
+import { DomainSchema, RelayRuleSchema, type RelayRule } from '../config/config.js';
+import type { DomainConfig, Domains, DomainSettings } from '../access/Domains.js';
+import type { RelayManager } from '../media/RelayManager.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import { describeStream, type StreamExtras } from '../streams/describe.js';
 
@@ -97,7 +98,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
     }));
     admin.get<{ Params: Static<typeof StreamParams> }>('/api/streams/:app/:stream', { schema: { ...tags('streams'), summary: 'One live stream', params: StreamParams } }, async (request) => {
       const live = registry.get(request.params.app, request.params.stream);
-      if (!live) throw new HttpError(404, `stream ${request.params.app}/${request.params.stream} is not live`);
+      if (!live) throw new Refusal('not-found', `stream ${request.params.app}/${request.params.stream} is not live`);
       return describeStream(live, options.extras);
     });
     admin.post<{ Params: Static<typeof StreamParams> }>(
@@ -106,7 +107,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
       (request) => {
         const { app, stream } = request.params;
         const live = registry.get(app, stream);
-        if (!live) throw new HttpError(404, `stream ${app}/${stream} is not live`);
+        if (!live) throw new Refusal('not-found', `stream ${app}/${stream} is not live`);
         live.kick('kicked by the control API');
         return { message: `publisher of ${app}/${stream} kicked` };
       },
@@ -117,8 +118,8 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
       (request) => {
         const { until } = request.body;
         const date = typeof until === 'number' ? new Date(Date.now() + until * 1000) : new Date(until);
-        if (Number.isNaN(date.getTime())) throw new HttpError(400, `until: not a date: ${String(until)}`);
-        if (date.getTime() <= Date.now()) throw new HttpError(400, `until: ${date.toISOString()} is in the past`);
+        if (Number.isNaN(date.getTime())) throw new Refusal('invalid', `until: not a date: ${String(until)}`);
+        if (date.getTime() <= Date.now()) throw new Refusal('invalid', `until: ${date.toISOString()} is in the past`);
         const { forbidden, kicked } = registry.forbid(request.params.app, request.params.stream, date);
         return { app: forbidden.app, stream: forbidden.stream, until: forbidden.until.toISOString(), kicked };
       },
@@ -128,7 +129,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
       { schema: { ...tags('streams'), summary: 'Resume: allow publishes of this name again', params: StreamParams } },
       (request, reply) => {
         const { app, stream } = request.params;
-        if (!registry.resume(app, stream)) throw new HttpError(404, `stream ${app}/${stream} is not forbidden`);
+        if (!registry.resume(app, stream)) throw new Refusal('not-found', `stream ${app}/${stream} is not forbidden`);
         return reply.code(204).send();
       },
     );
@@ -147,7 +148,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
         { schema: { ...tags('sessions'), summary: 'Close a session: kick a WHEP viewer (or a WHIP publisher)', params: Type.Object({ id: Type.String() }) } },
         (request, reply) => {
           const session = sessions.list().find((s) => s.id === request.params.id);
-          if (!session) throw new HttpError(404, `no session ${request.params.id}`);
+          if (!session) throw new Refusal('not-found', `no session ${request.params.id}`);
           session.peer.close('kicked by the control API');
           return reply.code(204).send();
         },
@@ -169,7 +170,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
       admin.get('/api/domains', { schema: { ...tags('domains'), summary: 'Configured domains (signing keys shown as ***)' } }, () => ({ domains: domains.configured().map(redacted) }));
       admin.get<{ Params: Static<typeof HostParams> }>('/api/domains/:host', { schema: { ...tags('domains'), summary: 'One domain', params: HostParams } }, (request) => {
         const found = domains.configured().find((d) => hostName(d.host) === hostName(request.params.host));
-        if (!found) throw new HttpError(404, `no domain ${request.params.host}`);
+        if (!found) throw new Refusal('not-found', `no domain ${request.params.host}`);
         return redacted(found);
       });
       admin.put<{ Params: Static<typeof HostParams>; Body: Static<typeof DomainBody> }>(
@@ -177,16 +178,16 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
         { schema: { ...tags('domains'), summary: 'Add or replace a domain (the whole entry, signing keys included)', params: HostParams, body: DomainBody } },
         (request) => {
           const domain: DomainConfig = { ...request.body, host: request.params.host };
-          if (request.body.host !== undefined && hostName(request.body.host) !== hostName(request.params.host)) throw new HttpError(400, `host ${request.body.host} does not match the URL's ${request.params.host}`);
+          if (request.body.host !== undefined && hostName(request.body.host) !== hostName(request.params.host)) throw new Refusal('invalid', `host ${request.body.host} does not match the URL's ${request.params.host}`);
           const problems = domains.set(domain);
-          if (problems.length > 0) throw new HttpError(400, `invalid domain: ${problems.join('; ')}`);
+          if (problems.length > 0) throw new Refusal('invalid', `invalid domain: ${problems.join('; ')}`);
           return redacted(domain);
         },
       );
       admin.delete<{ Params: Static<typeof HostParams> }>('/api/domains/:host', { schema: { ...tags('domains'), summary: 'Remove a domain (its host falls back to the default domain)', params: HostParams } }, (request, reply) => {
         const problems = domains.remove(request.params.host);
-        if (problems === undefined) throw new HttpError(404, `no domain ${request.params.host}`);
-        if (problems.length > 0) throw new HttpError(409, `cannot remove ${request.params.host}: ${problems.join('; ')}`);
+        if (problems === undefined) throw new Refusal('not-found', `no domain ${request.params.host}`);
+        if (problems.length > 0) throw new Refusal('conflict', `cannot remove ${request.params.host}: ${problems.join('; ')}`);
         return reply.code(204).send();
       });
     }
@@ -203,7 +204,7 @@ export async function api(fastify: FastifyInstance, options: ApiOptions): Promis
     // The OpenAPI document (when @fastify/swagger is registered on the server).
     admin.get('/api/openapi.json', { schema: { hide: true } }, (_request, reply) => {
       const swagger = (fastify as unknown as { swagger?: () => unknown }).swagger;
-      if (!swagger) throw new HttpError(404, 'no OpenAPI document: @fastify/swagger is not registered');
+      if (!swagger) throw new Refusal('not-found', 'no OpenAPI document: @fastify/swagger is not registered');
       return reply.send(swagger.call(fastify));
     });
     done();
@@ -258,13 +259,13 @@ function bracketed(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-export function adminRefusal(request: FastifyRequest, token: string | undefined): HttpError | undefined {
+export function adminRefusal(request: FastifyRequest, token: string | undefined): Refusal | undefined {
   if (token === undefined) {
-    return isLoopback(request.socket.remoteAddress ?? '') ? undefined : new HttpError(403, 'the control API answers loopback clients only until an admin token is configured');
+    return isLoopback(request.socket.remoteAddress ?? '') ? undefined : new Refusal('denied', 'the control API answers loopback clients only until an admin token is configured');
   }
   const given = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-  if (given === undefined) return new HttpError(401, 'the control API requires Authorization: Bearer <admin token>');
-  return sameSecret(given, token) ? undefined : new HttpError(403, 'invalid admin token');
+  if (given === undefined) return new Refusal('unauthenticated', 'the control API requires Authorization: Bearer <admin token>');
+  return sameSecret(given, token) ? undefined : new Refusal('denied', 'invalid admin token');
 }
 
 function isLoopback(address: string): boolean {

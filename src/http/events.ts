@@ -8,9 +8,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { HttpError, STREAM_NAME_PATTERN } from '../../signaling/index.js';
-import { sameSecret } from '../auth/Authorizer.js';
-import type { DenialCounter } from '../auth/denials.js';
+import { Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
+import { sameSecret } from '../access/Authorizer.js';
+import type { DenialCounter } from '../access/denials.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import { describeStream, type StreamExtras } from '../streams/describe.js';
 import { adminRefusal } from './api.js';
@@ -126,7 +126,7 @@ export class ViewerReports {
 function eventsRefusal(request: FastifyRequest, token: string | undefined) {
   const given = (request.query as Record<string, unknown> | undefined)?.token;
   if (token !== undefined && typeof given === 'string' && given !== '') {
-    return sameSecret(given, token) ? undefined : new HttpError(403, 'invalid admin token');
+    return sameSecret(given, token) ? undefined : new Refusal('denied', 'invalid admin token');
   }
   return adminRefusal(request, token);
 }

@@ -7,9 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { HttpError, mediaRequest, STREAM_NAME_PATTERN } from '../../signaling/index.js';
-import { encodeTag, flvHeader } from '../flv/tag.js';
-import type { LiveHls } from '../standard/LiveHls.js';
+import { Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
+import { mediaRequest } from '../../signaling/index.js';
+import { encodeTag, flvHeader } from '../media/flv/tag.js';
+import type { LiveHls } from '../media/LiveHls.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
 export interface LiveOptions {
@@ -27,7 +28,7 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
   fastify.get<{ Params: { app: string; file: string } }>('/live/:app/:file', { schema: { params } }, async (request, reply) => {
     const match = FILE.exec(request.params.file)?.groups;
     const stream = match?.stream ?? '';
-    if (!match || !NAME.test(stream)) throw new HttpError(404, `no such file: expected {stream}.m3u8, {stream}.flv or {stream}-{n}.ts`);
+    if (!match || !NAME.test(stream)) throw new Refusal('not-found', `no such file: expected {stream}.m3u8, {stream}.flv or {stream}-{n}.ts`);
     const ext = match.ext ?? 'ts';
     const liveStream = await admit(options.registry, request, request.params.app, stream, ext);
     void reply.header('cache-control', 'no-cache');
@@ -37,14 +38,14 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
       return reply.type('application/vnd.apple.mpegurl').send(withCredentials(playlist, request.query as Record<string, unknown>));
     }
     const segment = options.hls.segment(liveStream, request.params.file);
-    if (!segment) throw new HttpError(404, `segment ${request.params.file} is not (or no longer) available`);
+    if (!segment) throw new Refusal('not-found', `segment ${request.params.file} is not (or no longer) available`);
     return reply.type('video/mp2t').send(createReadStream(segment));
   });
   done();
 }
 
 function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): Promise<LiveStream> {
-  const media = mediaRequest(request, { app, stream });
+  const media = mediaRequest(request, { app, stream }, ext === 'flv' ? 'flv' : 'hls');
   // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md). A segment
   // is authorized by its playlist's credentials, which the playlist appends to its segment URIs (withCredentials).
   // The admission hook is asked for playlists and FLV plays, not for each segment.

@@ -8,9 +8,9 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { RoomStats, Sfu, WorkerUsage } from '../../sfu/index.js';
-import type { DenialCounter } from '../auth/denials.js';
-import { runningFfmpegs } from '../ffmpeg/ManagedFfmpeg.js';
-import type { RelayManager } from '../relay/RelayManager.js';
+import type { DenialCounter } from '../access/denials.js';
+import { runningFfmpegs } from '../media/ffmpeg/ManagedFfmpeg.js';
+import type { RelayManager } from '../media/RelayManager.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
 export interface MetricsOptions {

@@ -2,10 +2,8 @@
 // (list, get, clip, merge, delete). Template ranges are checked by validateTemplate so a 400 names field and range.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { HttpError } from '../../signaling/index.js';
-import { IndexError } from '../recording/RecordingIndex.js';
+import { Refusal } from '../core/index.js';
 import type { RecordingService } from '../recording/RecordingService.js';
-import { TemplateError } from '../recording/templates.js';
 import { adminRefusal } from './api.js';
 
 export interface RecordingApiOptions {
@@ -34,20 +32,10 @@ const TemplateBody = Type.Object({}, { additionalProperties: true });
 function date(text: string | undefined, name: string): Date | undefined {
   if (text === undefined) return undefined;
   const value = new Date(text);
-  if (Number.isNaN(value.getTime())) throw new HttpError(400, `${name} must be an ISO date-time, got ${text}`);
+  if (Number.isNaN(value.getTime())) throw new Refusal('invalid', `${name} must be an ISO date-time, got ${text}`);
   return value;
 }
 
-/** Maps the recording modules' errors to clean HTTP replies. */
-async function http<T>(work: () => T | Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof TemplateError) throw new HttpError(400, error.message);
-    if (error instanceof IndexError) throw new HttpError(error.statusCode, error.message);
-    throw error;
-  }
-}
 
 export function recordingsApi(fastify: FastifyInstance, options: RecordingApiOptions, done: (error?: Error) => void): void {
   const { recording } = options;
@@ -56,16 +44,16 @@ export function recordingsApi(fastify: FastifyInstance, options: RecordingApiOpt
   fastify.get('/api/record-templates', () => ({ templates: recording.listTemplates() }));
   fastify.get<{ Params: Static<typeof IdParams> }>('/api/record-templates/:id', { schema: { params: IdParams } }, (request) => {
     const template = recording.getTemplate(request.params.id);
-    if (!template) throw new HttpError(404, `record template ${request.params.id} not found`);
+    if (!template) throw new Refusal('not-found', `record template ${request.params.id} not found`);
     return template;
   });
   fastify.put<{ Params: Static<typeof IdParams>; Body: Static<typeof TemplateBody> }>(
     '/api/record-templates/:id',
     { schema: { params: IdParams, body: TemplateBody } },
-    (request) => http(() => recording.putTemplate({ ...(request.body as Record<string, unknown>), id: request.params.id })),
+    (request) => recording.putTemplate({ ...(request.body as Record<string, unknown>), id: request.params.id }),
   );
   fastify.delete<{ Params: Static<typeof IdParams> }>('/api/record-templates/:id', { schema: { params: IdParams } }, (request, reply) => {
-    if (!recording.deleteTemplate(request.params.id)) throw new HttpError(404, `record template ${request.params.id} not found`);
+    if (!recording.deleteTemplate(request.params.id)) throw new Refusal('not-found', `record template ${request.params.id} not found`);
     return reply.code(204).send();
   });
 
@@ -74,7 +62,7 @@ export function recordingsApi(fastify: FastifyInstance, options: RecordingApiOpt
     { schema: { params: CommandParams, body: CommandBody } },
     async (request) => {
       const { app, stream, command } = request.params;
-      const state = await http(() => recording.command(app, stream, command, request.body?.templateId));
+      const state = await recording.command(app, stream, command, request.body?.templateId);
       return { app, stream, command, recording: state ?? null };
     },
   );
@@ -85,20 +73,16 @@ export function recordingsApi(fastify: FastifyInstance, options: RecordingApiOpt
   });
   fastify.get<{ Params: Static<typeof IdParams> }>('/api/recordings/:id', { schema: { params: IdParams } }, (request) => {
     const record = recording.index.get(request.params.id);
-    if (!record) throw new HttpError(404, `recording ${request.params.id} not found`);
+    if (!record) throw new Refusal('not-found', `recording ${request.params.id} not found`);
     return record;
   });
-  fastify.post<{ Body: Static<typeof ClipBody> }>('/api/recordings/clip', { schema: { body: ClipBody } }, (request, reply) =>
-    http(async () => reply.code(201).send(await recording.index.clip(request.body.id, date(request.body.from, 'from') ?? new Date(0), date(request.body.to, 'to') ?? new Date()))),
+  fastify.post<{ Body: Static<typeof ClipBody> }>('/api/recordings/clip', { schema: { body: ClipBody } }, async (request, reply) =>
+    reply.code(201).send(await recording.index.clip(request.body.id, date(request.body.from, 'from') ?? new Date(0), date(request.body.to, 'to') ?? new Date())),
   );
-  fastify.post<{ Body: Static<typeof MergeBody> }>('/api/recordings/merge', { schema: { body: MergeBody } }, (request, reply) =>
-    http(async () => reply.code(201).send(await recording.index.merge(request.body.ids))),
-  );
-  fastify.delete<{ Params: Static<typeof IdParams> }>('/api/recordings/:id', { schema: { params: IdParams } }, (request, reply) =>
-    http(async () => {
-      await recording.index.delete(request.params.id);
-      return reply.code(204).send();
-    }),
-  );
+  fastify.post<{ Body: Static<typeof MergeBody> }>('/api/recordings/merge', { schema: { body: MergeBody } }, async (request, reply) => reply.code(201).send(await recording.index.merge(request.body.ids)));
+  fastify.delete<{ Params: Static<typeof IdParams> }>('/api/recordings/:id', { schema: { params: IdParams } }, async (request, reply) => {
+    await recording.index.delete(request.params.id);
+    return reply.code(204).send();
+  });
   done();
 }

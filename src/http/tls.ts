@@ -2,7 +2,7 @@
 // startup with a ConfigError naming it.
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import { ConfigError } from '../config.js';
+import { ConfigError } from '../config/config.js';
 
 export interface TlsFiles {
   cert: string;

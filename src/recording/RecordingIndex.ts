@@ -9,6 +9,7 @@ import { renderPlaylist, type PlaylistSegment } from './playlist.js';
 import { concatFiles, concatList, fragmentedLayout, probeDuration, probeFragmentedSpan, remux } from './media.js';
 import type { RecordingStorage } from './storage.js';
 import { expandNaming, type RecordFormat } from './templates.js';
+import { Refusal } from '../core/index.js';
 
 export interface SegmentEntry {
   path: string;
@@ -307,10 +308,10 @@ export class RecordingIndex {
   /** A new playlist of the segments of one recording that overlap [from, to]. */
   async clip(id: string, from: Date, to: Date): Promise<RecordingRecord> {
     const source = this.get(id);
-    if (!source) throw new IndexError(404, `recording ${id} not found`);
-    if (from.getTime() >= to.getTime()) throw new IndexError(400, 'from must be before to');
+    if (!source) throw new Refusal('not-found', `recording ${id} not found`);
+    if (from.getTime() >= to.getTime()) throw new Refusal('invalid', 'from must be before to');
     const segments = source.segments.filter((s) => Date.parse(s.start) < to.getTime() && segmentEnd(s) > from.getTime());
-    if (segments.length === 0) throw new IndexError(400, `recording ${id} has no segment between ${from.toISOString()} and ${to.toISOString()}`);
+    if (segments.length === 0) throw new Refusal('invalid', `recording ${id} has no segment between ${from.toISOString()} and ${to.toISOString()}`);
     return this.derived('clip', source, [source.id], segments.map((s, i) => ({ ...s, discontinuity: i > 0 && s.discontinuity })));
   }
 
@@ -318,14 +319,14 @@ export class RecordingIndex {
   async merge(ids: string[]): Promise<RecordingRecord> {
     const sources = ids.map((id) => {
       const source = this.get(id);
-      if (!source) throw new IndexError(404, `recording ${id} not found`);
-      if (source.segments.length === 0) throw new IndexError(400, `recording ${id} has no segments (only derived files) to merge`);
+      if (!source) throw new Refusal('not-found', `recording ${id} not found`);
+      if (source.segments.length === 0) throw new Refusal('invalid', `recording ${id} has no segments (only derived files) to merge`);
       return source;
     });
     const first = sources[0];
-    if (!first || sources.length < 2) throw new IndexError(400, 'merge needs at least two recordings');
+    if (!first || sources.length < 2) throw new Refusal('invalid', 'merge needs at least two recordings');
     const cmaf = sources.map((source) => source.segments.some((s) => s.init !== undefined));
-    if (cmaf.some((c) => c !== cmaf[0])) throw new IndexError(400, 'cannot merge TS (m3u8) and fMP4 (cmaf) recordings into one playlist');
+    if (cmaf.some((c) => c !== cmaf[0])) throw new Refusal('invalid', 'cannot merge TS (m3u8) and fMP4 (cmaf) recordings into one playlist');
     const segments = sources.flatMap((source, n) => source.segments.map((s, i) => ({ ...s, discontinuity: i === 0 ? n > 0 : s.discontinuity })));
     return this.derived('merge', first, ids, segments);
   }
@@ -360,8 +361,8 @@ export class RecordingIndex {
   /** Removes a recording: its index entry, its files, and its segments no other recording (clip, merge) uses. */
   async delete(id: string): Promise<void> {
     const record = this.get(id);
-    if (!record) throw new IndexError(404, `recording ${id} not found`);
-    if (record.status === 'recording') throw new IndexError(409, `recording ${id} is in progress: stop it first`);
+    if (!record) throw new Refusal('not-found', `recording ${id} not found`);
+    if (record.status === 'recording') throw new Refusal('conflict', `recording ${id} is in progress: stop it first`);
     const used = new Set<string>();
     const paths = (r: RecordingRecord) => r.segments.flatMap((s) => (s.init === undefined ? [s.path] : [s.path, s.init]));
     for (const other of this.records.values()) if (other.id !== id) for (const path of paths(other)) used.add(path);
@@ -369,14 +370,5 @@ export class RecordingIndex {
     for (const path of new Set(paths(record))) if (!used.has(path)) await this.storage.delete(path);
     await this.storage.delete(`index/${id}.json`);
     this.records.delete(id);
-  }
-}
-
-export class IndexError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-  ) {
-    super(message);
   }
 }

@@ -5,13 +5,14 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 import { sendCallback } from './callbacks.js';
-import { CallbackSender } from '../callbacks/CallbackSender.js';
+import { CallbackSender } from '../notify/CallbackSender.js';
 import type { RecordingConfig } from './config.js';
 import { Recorder, type RecorderHooks } from './Recorder.js';
-import { IndexError, RecordingIndex, totalDuration, type RecordingRecord } from './RecordingIndex.js';
+import { RecordingIndex, totalDuration, type RecordingRecord } from './RecordingIndex.js';
 import { LocalStorage } from './storage.js';
 import { expandNaming, matchTemplate, validateTemplate, type RecordFormat, type RecordTemplate } from './templates.js';
 import { askOnDemand, needRecord } from './triggers.js';
+import { Refusal } from '../core/index.js';
 
 export type RecordingCommand = 'start' | 'stop' | 'restart' | 'cancel_delay';
 
@@ -104,7 +105,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     return this.templates.get(id);
   }
 
-  /** Creates or replaces a template (validated; throws TemplateError). Applies to streams that go live from now on. */
+  /** Creates or replaces a template (validated; throws an invalid Refusal). Applies to streams that go live from now on. */
   putTemplate(input: unknown): RecordTemplate {
     const template = validateTemplate(input);
     this.templates.set(template.id, template);
@@ -213,29 +214,29 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     const recorder = this.recorders.get(name);
     switch (command) {
       case 'start': {
-        if (recorder?.state === 'recording') throw new IndexError(409, `${name} is already being recorded`);
+        if (recorder?.state === 'recording') throw new Refusal('conflict', `${name} is already being recorded`);
         const live = this.registry.get(app, stream);
-        if (!live) throw new IndexError(404, `stream ${name} is not live`);
-        if (live.latencyMode === 'half-second') throw new IndexError(409, `${name} is on a half-second (WebRTC-only) domain and cannot be recorded`);
+        if (!live) throw new Refusal('not-found', `stream ${name} is not live`);
+        if (live.latencyMode === 'half-second') throw new Refusal('conflict', `${name} is on a half-second (WebRTC-only) domain and cannot be recorded`);
         if (recorder?.state === 'splicing') {
           recorder.resume(live.feed);
           return this.stateOf(app, stream);
         }
         const template = templateId !== undefined ? this.templates.get(templateId) : matchTemplate(this.listTemplates(), { host: live.host, app, stream });
-        if (!template) throw new IndexError(404, templateId !== undefined ? `record template ${templateId} not found` : `no record template matches ${name}`);
+        if (!template) throw new Refusal('not-found', templateId !== undefined ? `record template ${templateId} not found` : `no record template matches ${name}`);
         await this.begin(live, template, template.formats, template.cycleMinutes);
         return this.stateOf(app, stream);
       }
       case 'stop':
-        if (!recorder) throw new IndexError(409, `${name} is not being recorded`);
+        if (!recorder) throw new Refusal('conflict', `${name} is not being recorded`);
         await this.finish(name, recorder);
         return undefined;
       case 'restart':
-        if (recorder?.state !== 'recording') throw new IndexError(409, `${name} is not being recorded`);
+        if (recorder?.state !== 'recording') throw new Refusal('conflict', `${name} is not being recorded`);
         await recorder.restart();
         return this.stateOf(app, stream);
       case 'cancel_delay':
-        if (recorder?.state !== 'splicing') throw new IndexError(409, `${name} is not waiting for a splice`);
+        if (recorder?.state !== 'splicing') throw new Refusal('conflict', `${name} is not waiting for a splice`);
         await this.finish(name, recorder);
         return undefined;
     }

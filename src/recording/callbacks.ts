@@ -1,6 +1,6 @@
 // Recording events to the configured callback URL. Fire and forget: signed, queued and retried with backoff by the
 // server's CallbackSender (src/callbacks), never awaited by media code.
-import type { CallbackSender } from '../callbacks/CallbackSender.js';
+import type { CallbackSender } from '../notify/CallbackSender.js';
 
 export type RecordingEvent =
   | { event: 'record_started'; id: string; domain: string; app: string; stream: string; templateId: string; formats: string[]; time: string }

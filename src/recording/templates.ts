@@ -3,6 +3,7 @@
 // field and its range, the same at config load and over the API.
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
+import { Refusal } from '../core/index.js';
 
 export const RECORD_FORMATS = ['m3u8', 'flv', 'mp4', 'cmaf'] as const;
 export type RecordFormat = (typeof RECORD_FORMATS)[number];
@@ -44,9 +45,6 @@ export const RANGES = {
   spliceSeconds: [15, 21600],
 } as const;
 
-export class TemplateError extends Error {
-  override name = 'TemplateError';
-}
 
 /** Problems with a template (defaults already filled in), as readable sentences; empty when it is valid. */
 export function templateProblems(template: RecordTemplate): string[] {
@@ -62,16 +60,16 @@ export function templateProblems(template: RecordTemplate): string[] {
   return problems;
 }
 
-/** Fills defaults and validates; throws TemplateError naming the field (and its range). */
+/** Fills defaults and validates; throws an invalid Refusal naming the field (and its range). */
 export function validateTemplate(input: unknown): RecordTemplate {
   const value = Value.Default(RecordTemplateSchema, structuredClone(input ?? {}));
   const errors = Value.Errors(RecordTemplateSchema, value);
   if (errors.length > 0) {
-    throw new TemplateError(errors.slice(0, 5).map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || 'template'} ${e.message}`).join('; '));
+    throw new Refusal('invalid', errors.slice(0, 5).map((e) => `${e.instancePath.slice(1).replaceAll('/', '.') || 'template'} ${e.message}`).join('; '));
   }
   const template = value as RecordTemplate;
   const problems = templateProblems(template);
-  if (problems.length > 0) throw new TemplateError(problems.join('; '));
+  if (problems.length > 0) throw new Refusal('invalid', problems.join('; '));
   return template;
 }
 

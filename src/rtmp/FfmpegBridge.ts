@@ -2,8 +2,8 @@
 // PlainTransports. Video is copied (with SPS/PPS put in-band) or re-encoded to H264 without B-frames, audio is
 // re-encoded to Opus, as the StreamPlan says. Tuned for latency: no probing, no input buffering, zero-latency x264.
 import type { Logger } from 'pino';
-import { feedInput, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
-import type { FlvSource } from '../flv/FlvFeed.js';
+import { feedInput, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import type { FlvSource } from '../media/flv/FlvFeed.js';
 import type { StreamPlan } from './streamAnalysis.js';
 
 /** Where one track's RTP goes, and the fixed local ports FFmpeg sends it from (the SFU expects them). */

@@ -9,19 +9,18 @@ import nmsLogger from 'node-media-server/src/core/logger.js';
 import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js';
 import type { Logger } from 'pino';
 import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
-import { HttpError, STREAM_NAME_PATTERN } from '../../signaling/index.js';
-import { latencyModeOf, type Config } from '../config.js';
+import { isStreamName, Refusal } from '../core/index.js';
+import type { Config } from '../config/config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
-import { warmUpFfmpeg, type ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
-import { FlvFeed } from '../flv/FlvFeed.js';
-import type { FlvTag } from '../flv/tag.js';
+import { warmUpFfmpeg, type ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { FlvFeed } from '../media/flv/FlvFeed.js';
+import type { FlvTag } from '../media/flv/tag.js';
 import { ffmpegBridge, type RtpTarget } from './FfmpegBridge.js';
-import { freeUdpPortPair } from '../ffmpeg/udpPorts.js';
+import { freeUdpPortPair } from '../media/ffmpeg/udpPorts.js';
 import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './streamAnalysis.js';
 
 nmsLogger.level = 'error';
 
-const NAME = new RegExp(STREAM_NAME_PATTERN);
 const VIDEO_PT = 102;
 const AUDIO_PT = 111;
 /** Tags kept while the stream is analysed (a GOP or two); more means the encoder sends no key frame. */
@@ -54,7 +53,7 @@ class RtmpProtocol extends Rtmp {
         this.onPushCallback();
       },
       (error: unknown) => {
-        const code = error instanceof HttpError && error.statusCode === 409 ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Rejected';
+        const code = error instanceof Refusal && error.kind === 'conflict' ? 'NetStream.Publish.BadName' : 'NetStream.Publish.Rejected';
         this.sendStatusMessage(this.streamId, 'error', code, (error as Error).message);
         this.onRefused();
       },
@@ -248,6 +247,7 @@ export class RtmpIngest {
       const admission = await this.registry.admitPublish({
         app: request.app,
         stream: request.stream,
+        protocol: 'rtmp',
         bearerToken: request.query.token,
         query: request.query,
         ip: socket.remoteAddress ?? '',
@@ -292,10 +292,9 @@ export class RtmpIngest {
     });
   }
 
-  /** What RTMP ingest refuses before the registry is asked: bad names, and half-second (WebRTC-only) domains. */
+  /** What RTMP ingest refuses before the registry is asked: names that are not stream names. */
   private checkPublish(request: PublishRequest): void {
-    if (!NAME.test(request.app) || !NAME.test(request.stream)) throw new HttpError(400, `invalid stream name ${request.app}/${request.stream}`);
-    if (latencyModeOf(this.config, request.host) === 'half-second') throw new HttpError(403, `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
+    if (!isStreamName(request.app) || !isStreamName(request.stream)) throw new Refusal('invalid', `invalid stream name ${request.app}/${request.stream}`);
   }
 }
 

@@ -1,18 +1,31 @@
-// The live streams by name (app/stream) and the rules of going live: one publisher per name (409, or takeover
-// if configured), admission through the Authorizer, a Room per live stream, offline when the room closes.
-// It is signaling/'s StreamGate, and tells the rest of the server when streams go live and offline.
+// The live streams and the rules of going live and of watching: one publisher per name within its ingest domain
+// (409, or takeover if configured), admission through the authorizer and the admission hook, limits that hold under
+// concurrent requests, a Room per live stream, offline when the room closes. It is the protocol servers'
+// StreamGate, and tells the rest of the server when streams go live and offline.
+//
+// Limits hold exactly because a place (a publisher's name, a viewer's seat) is taken synchronously, before any
+// await, and given back when the request fails or the session ends.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Room, Sfu } from '../../sfu/index.js';
-import { HttpError, type MediaRequest, type PublishAdmission, type StreamGate } from '../../signaling/index.js';
-import type { Authorizer } from '../auth/Authorizer.js';
-import type { FlvSource } from '../flv/FlvFeed.js';
-import type { Limits } from '../limits/Limits.js';
-
-export type IngestProtocol = 'whip' | 'rtmp';
+import {
+  Refusal,
+  streamKey,
+  streamPath,
+  type IngestProtocol,
+  type MediaRequest,
+  type PlayAdmission,
+  type PublishAdmission,
+  type StreamGate,
+} from '../core/index.js';
+import type { Authorizer } from '../access/Authorizer.js';
+import type { Limits } from '../access/Limits.js';
+import type { FlvSource } from '../media/flv/FlvFeed.js';
 
 /** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
 export type TranscodePath = 'none' | 'audio' | 'video' | 'video+audio';
+
+export type LatencyMode = 'sub-second' | 'half-second';
 
 export interface PublishDetails {
   protocol: IngestProtocol;
@@ -24,20 +37,23 @@ export interface PublishDetails {
 }
 
 /** An admission whose commit also says how the stream came in. */
-export interface RegistryAdmission extends PublishAdmission {
-  commit(publisher: { close(reason: string): void }, details?: PublishDetails): void;
+export interface RegistryAdmission extends PublishAdmission<Room> {
+  commit(publisher: { readonly id: string; close(reason: string): void }, details?: PublishDetails): void;
 }
 
-export type LatencyMode = 'sub-second' | 'half-second';
-
 export interface LiveStream extends Omit<PublishDetails, 'feed'> {
+  /** The registry key: ingest domain (when configured) and app/stream. */
+  key: string;
   app: string;
   stream: string;
-  /** The ingest request's host (its domain). */
+  /** The ingest domain the stream belongs to (undefined: the default domain). */
+  ingestDomain: string | undefined;
+  /** The ingest request's host. */
   host: string;
-  /** The publisher's address and session id (WHIP session / RTMP publish), when known. */
-  ip?: string;
-  sessionId?: string;
+  /** The publisher's address and session id (WHIP session / RTMP publish). */
+  ip: string;
+  sessionId: string;
+  /** The ingest domain's latency mode: half-second streams are not recorded (see Domains.ingestOf). */
   latencyMode: LatencyMode;
   room: Room;
   /** The stream as FLV tags for the standard-latency side (HLS, HTTP-FLV, relays, recording). */
@@ -47,18 +63,23 @@ export interface LiveStream extends Omit<PublishDetails, 'feed'> {
   kick(reason: string): void;
 }
 
+/** How requests map to domains (Domains implements it). */
+export interface StreamDomains {
+  ingestOf(host: string): { ingestDomain: string | undefined; latencyMode: LatencyMode };
+  playOf(host: string): { ingestDomain: string | undefined; latencyMode: LatencyMode };
+}
+
 export interface RegistryOptions {
   conflict: 'reject' | 'takeover';
-  /** The latency mode of a request's domain (its host). */
-  latencyMode: (host: string) => LatencyMode;
+  domains: StreamDomains;
   /** The FLV feed of a stream whose ingest has none (WebRTC): the SFU egress. */
   egressFeed: (name: string, room: Room) => FlvSource;
-  /** Told of each publish refused because its name is forbidden (metrics). */
-  onForbidden?: () => void;
-  /** The admission hook, asked after the authorizer; rejects with a 403 to refuse. */
+  /** The admission hook, asked after the authorizer; rejects with a Refusal to refuse. */
   admission?: (action: 'publish' | 'play', request: MediaRequest) => Promise<void>;
   /** Publisher, viewer and session-rate limits (503/429). */
   limits?: Limits;
+  /** Told of every access refusal (401/403) of a publish or play, for the metrics. */
+  denials?: { recordError(error: unknown): void };
 }
 
 /** A name an operator forbade: its publishes are refused until then. */
@@ -68,12 +89,20 @@ export interface ForbiddenStream {
   until: Date;
 }
 
-export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate {
+/** A publish between admission and its publisher's creation; a forbid cancels it. */
+interface PendingPublish {
+  room: Room | undefined;
+  forbidden: boolean;
+}
+
+export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate<Room> {
   private readonly live = new Map<string, LiveStream>();
-  /** Names between admission and the publisher's creation. */
-  private readonly pending = new Map<string, Room>();
-  /** Forbidden names (app/stream) and until when. */
+  private readonly pending = new Map<string, PendingPublish>();
+  /** Forbidden names (app/stream, in every domain) and until when. */
   private readonly forbids = new Map<string, ForbiddenStream>();
+  /** WebRTC viewer seats per stream key: admitted (and joining) plus connected. */
+  private readonly seats = new Map<string, number>();
+  private seatsTotal = 0;
 
   constructor(
     private readonly sfu: Sfu,
@@ -84,20 +113,49 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     super();
   }
 
-  async admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
-    this.authorizer.authorize('publish', request);
-    const key = `${request.app}/${request.stream}`;
-    this.checkPublish(key);
-    const limits = this.options.limits;
-    if (limits) {
-      limits.takeSession(request.ip);
-      if (!this.live.has(key)) limits.checkPublisher(this.live.size + this.pending.size);
+  admitPublish(request: MediaRequest): Promise<RegistryAdmission> {
+    return this.counted(this.admitPublishing(request));
+  }
+
+  admitPlay(request: MediaRequest): Promise<PlayAdmission<Room>> {
+    return this.counted(this.admitPlaying(request));
+  }
+
+  /**
+   * A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second streaming domains
+   * refuse. `hook: false` skips the admission hook (HLS segments, whose playlist was admitted).
+   */
+  admitStandardPlay(request: MediaRequest, options: { hook?: boolean } = {}): Promise<LiveStream> {
+    return this.counted(this.admitStandardPlaying(request, options));
+  }
+
+  private async counted<T>(admission: Promise<T>): Promise<T> {
+    try {
+      return await admission;
+    } catch (error) {
+      this.options.denials?.recordError(error);
+      throw error;
     }
-    if (this.options.admission) {
-      await this.options.admission('publish', request);
-      // The hook took time: the name may have been taken, or forbidden, meanwhile.
-      this.checkPublish(key);
-      if (limits && !this.live.has(key)) limits.checkPublisher(this.live.size + this.pending.size);
+  }
+
+  private async admitPublishing(request: MediaRequest): Promise<RegistryAdmission> {
+    this.authorizer.authorize('publish', request);
+    const { ingestDomain, latencyMode } = this.options.domains.ingestOf(request.host);
+    if (request.protocol === 'rtmp' && latencyMode === 'half-second') {
+      throw Refusal.denied('domain_type', `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
+    }
+    const key = streamKey(ingestDomain, request);
+    this.checkPublish(key, request);
+    this.options.limits?.takeSession(request.ip);
+    if (!this.live.has(key)) this.options.limits?.checkPublisher(this.live.size + this.pending.size);
+    const pending: PendingPublish = { room: undefined, forbidden: false };
+    this.pending.set(key, pending);
+    try {
+      await this.options.admission?.('publish', request);
+      if (pending.forbidden) this.checkPublish(key, request); // forbidden while the hook was asked
+    } catch (error) {
+      this.pending.delete(key);
+      throw error;
     }
     const current = this.live.get(key);
     if (current) {
@@ -105,36 +163,10 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       current.kick('taken over by a new publisher');
     }
     const room = this.sfu.createRoom(key);
-    this.pending.set(key, room);
+    pending.room = room;
     return {
       room,
-      commit: (publisher, details) => {
-        this.pending.delete(key);
-        const sessionId = (publisher as { id?: unknown }).id;
-        const stream: LiveStream = {
-          app: request.app,
-          stream: request.stream,
-          host: request.host,
-          ip: request.ip,
-          ...(typeof sessionId === 'string' ? { sessionId } : {}),
-          latencyMode: this.options.latencyMode(request.host),
-          feed: details?.feed ?? this.options.egressFeed(key, room),
-          protocol: details?.protocol ?? 'whip',
-          transcode: details?.transcode ?? 'none',
-          query: details?.query ?? request.query,
-          room,
-          startedAt: new Date(),
-          kick: (reason) => publisher.close(reason),
-        };
-        this.live.set(key, stream);
-        room.once('close', () => {
-          if (this.live.get(key) === stream) this.live.delete(key);
-          this.logger.info({ stream: key }, 'stream offline');
-          this.emit('offline', stream);
-        });
-        this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
-        this.emit('live', stream);
-      },
+      commit: (publisher, details) => this.goLive(key, request, { ingestDomain, latencyMode }, room, publisher, details),
       abort: () => {
         this.pending.delete(key);
         room.close();
@@ -142,88 +174,132 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     };
   }
 
-  async admitPlay(request: MediaRequest): Promise<Room> {
-    this.authorizer.authorize('play', request);
-    const key = `${request.app}/${request.stream}`;
-    this.liveStream(key);
-    this.options.limits?.takeSession(request.ip);
-    this.checkViewerLimits(key);
-    if (this.options.admission) {
-      await this.options.admission('play', request);
-      this.checkViewerLimits(key);
-    }
-    const stream = this.liveStream(key);
-    return stream.room;
+  private goLive(
+    key: string,
+    request: MediaRequest,
+    domain: { ingestDomain: string | undefined; latencyMode: LatencyMode },
+    room: Room,
+    publisher: { readonly id: string; close(reason: string): void },
+    details: PublishDetails | undefined,
+  ): void {
+    this.pending.delete(key);
+    const stream: LiveStream = {
+      key,
+      app: request.app,
+      stream: request.stream,
+      ingestDomain: domain.ingestDomain,
+      host: request.host,
+      ip: request.ip,
+      sessionId: publisher.id,
+      latencyMode: domain.latencyMode,
+      feed: details?.feed ?? this.options.egressFeed(key, room),
+      protocol: details?.protocol ?? 'whip',
+      transcode: details?.transcode ?? 'none',
+      query: details?.query ?? request.query,
+      room,
+      startedAt: new Date(),
+      kick: (reason) => publisher.close(reason),
+    };
+    this.live.set(key, stream);
+    room.once('close', () => {
+      if (this.live.get(key) === stream) this.live.delete(key);
+      this.logger.info({ stream: key }, 'stream offline');
+      this.emit('offline', stream);
+    });
+    this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
+    this.emit('live', stream);
   }
 
-  /**
-   * A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second domains refuse.
-   * `hook: false` skips the admission hook (HLS segments, whose playlist was admitted).
-   */
-  async admitStandardPlay(request: MediaRequest, options: { hook?: boolean } = {}): Promise<LiveStream> {
+  private async admitPlaying(request: MediaRequest): Promise<PlayAdmission<Room>> {
     this.authorizer.authorize('play', request);
-    const key = `${request.app}/${request.stream}`;
-    let stream = this.liveStream(key);
-    if (stream.latencyMode === 'half-second') {
-      throw new HttpError(403, `stream ${key} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
+    const key = streamKey(this.options.domains.playOf(request.host).ingestDomain, request);
+    this.liveStream(key);
+    this.options.limits?.takeSession(request.ip);
+    this.options.limits?.checkViewer(streamPath(request), this.seats.get(key) ?? 0, this.seatsTotal);
+    const release = this.takeSeat(key);
+    try {
+      await this.options.admission?.('play', request);
+      const { room } = this.liveStream(key);
+      return { room, commit: (viewer) => viewer.once('close', release), abort: release };
+    } catch (error) {
+      release();
+      throw error;
     }
-    if (this.options.admission && options.hook !== false) {
-      await this.options.admission('play', request);
-      stream = this.liveStream(key);
+  }
+
+  private async admitStandardPlaying(request: MediaRequest, options: { hook?: boolean }): Promise<LiveStream> {
+    this.authorizer.authorize('play', request);
+    const domain = this.options.domains.playOf(request.host);
+    const key = streamKey(domain.ingestDomain, request);
+    this.liveStream(key);
+    if (domain.latencyMode === 'half-second') {
+      throw Refusal.denied('domain_type', `stream ${streamPath(request)} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
     }
-    return stream;
+    if (options.hook !== false) await this.options.admission?.('play', request);
+    return this.liveStream(key);
   }
 
   /** A live stream: in the registry, its room open, and its feed not ended (an RTMP publish that is ending ends its
    *  feed before it leaves the registry, while its bridge is still stopping). */
   private liveStream(key: string): LiveStream {
     const stream = this.live.get(key);
-    if (!stream || stream.room.isClosed || stream.feed.ended) throw new HttpError(404, `stream ${key} is not live`);
+    if (!stream || stream.room.isClosed || stream.feed.ended) throw new Refusal('not-found', `stream ${key} is not live`);
     return stream;
   }
 
-  private checkPublish(key: string): void {
-    const forbid = this.forbiddenEntry(key);
-    if (forbid) {
-      this.options.onForbidden?.();
-      throw new HttpError(403, `stream ${key} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
-    }
-    if (this.pending.has(key) || (this.live.has(key) && this.options.conflict === 'reject')) throw new HttpError(409, `stream ${key} is already being published`);
+  private checkPublish(key: string, name: { app: string; stream: string }): void {
+    const forbid = this.forbiddenEntry(streamPath(name));
+    if (forbid) throw Refusal.denied('forbidden', `stream ${streamPath(name)} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
+    if (this.pending.has(key) || (this.live.has(key) && this.options.conflict === 'reject')) throw new Refusal('conflict', `stream ${key} is already being published`);
   }
 
-  private checkViewerLimits(key: string): void {
-    const limits = this.options.limits;
-    if (!limits) return;
-    const streams = this.list();
-    limits.checkViewer(key, this.live.get(key)?.room.viewerCount ?? 0, streams.reduce((sum, s) => sum + s.room.viewerCount, 0));
+  /** Takes a viewer seat on a stream; the function returned gives it back (once). */
+  private takeSeat(key: string): () => void {
+    this.seats.set(key, (this.seats.get(key) ?? 0) + 1);
+    this.seatsTotal++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = (this.seats.get(key) ?? 1) - 1;
+      if (left > 0) this.seats.set(key, left);
+      else this.seats.delete(key);
+      this.seatsTotal--;
+    };
   }
 
-  get(app: string, stream: string): LiveStream | undefined {
-    return this.live.get(`${app}/${stream}`);
+  /** The live stream of this name: in `ingestDomain` when given, else the first of that name in any domain. */
+  get(app: string, stream: string, ingestDomain?: string): LiveStream | undefined {
+    if (ingestDomain !== undefined) return this.live.get(streamKey(ingestDomain, { app, stream }));
+    return this.live.get(streamKey(undefined, { app, stream })) ?? this.list().find((s) => s.app === app && s.stream === stream);
   }
 
   list(): LiveStream[] {
     return [...this.live.values()];
   }
 
-  /** Kicks the stream's publisher (if live) and refuses publishes of its name (WHIP and RTMP) until `until`. */
+  /** Kicks the name's publishers (in every domain) and refuses publishes of it (WHIP and RTMP) until `until`. */
   forbid(app: string, stream: string, until: Date): { forbidden: ForbiddenStream; kicked: boolean } {
-    const key = `${app}/${stream}`;
+    const path = streamPath({ app, stream });
     const forbidden = { app, stream, until };
-    this.forbids.set(key, forbidden);
-    const live = this.live.get(key);
-    live?.kick(`stream forbidden until ${until.toISOString()}`);
-    this.pending.get(key)?.close();
-    this.logger.info({ stream: key, until: until.toISOString(), kicked: live !== undefined }, 'stream forbidden');
-    return { forbidden, kicked: live !== undefined };
+    this.forbids.set(path, forbidden);
+    const live = this.list().filter((s) => s.app === app && s.stream === stream);
+    for (const s of live) s.kick(`stream forbidden until ${until.toISOString()}`);
+    for (const [key, pending] of this.pending) {
+      if (key !== path && !key.endsWith(`/${path}`)) continue;
+      pending.forbidden = true;
+      pending.room?.close();
+    }
+    this.logger.info({ stream: path, until: until.toISOString(), kicked: live.length > 0 }, 'stream forbidden');
+    return { forbidden, kicked: live.length > 0 };
   }
 
   /** Lifts a forbid; false if the name was not forbidden (or the forbid had run out). */
   resume(app: string, stream: string): boolean {
-    const key = `${app}/${stream}`;
-    const was = this.forbiddenEntry(key) !== undefined;
-    this.forbids.delete(key);
-    if (was) this.logger.info({ stream: key }, 'stream resumed');
+    const path = streamPath({ app, stream });
+    const was = this.forbiddenEntry(path) !== undefined;
+    this.forbids.delete(path);
+    if (was) this.logger.info({ stream: path }, 'stream resumed');
     return was;
   }
 
@@ -232,10 +308,10 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return [...this.forbids.keys()].map((key) => this.forbiddenEntry(key)).filter((f): f is ForbiddenStream => f !== undefined);
   }
 
-  private forbiddenEntry(key: string): ForbiddenStream | undefined {
-    const entry = this.forbids.get(key);
+  private forbiddenEntry(path: string): ForbiddenStream | undefined {
+    const entry = this.forbids.get(path);
     if (entry && entry.until.getTime() <= Date.now()) {
-      this.forbids.delete(key);
+      this.forbids.delete(path);
       return undefined;
     }
     return entry;
@@ -243,6 +319,6 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   closeAll(reason: string): void {
     for (const stream of [...this.live.values()]) stream.kick(reason);
-    for (const room of this.pending.values()) room.close();
+    for (const pending of this.pending.values()) pending.room?.close();
   }
 }

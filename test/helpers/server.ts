@@ -1,5 +1,5 @@
 // Starts the real server (real mediasoup workers) on free ports for one test file.
-import { resolveConfig, type Config } from '../../src/config.js';
+import { resolveConfig, type Config } from '../../src/config/config.js';
 import { pino, type Logger } from 'pino';
 import { createLogger, startServer, type WhipcastServer } from '../../src/server.js';
 import { freePortRange } from './ports.js';

@@ -4,7 +4,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signAuthKey } from '../../src/auth/signedUrl.js';
+import { signAuthKey } from '../../src/access/signedUrl.js';
 import type { WhipcastServer } from '../../src/server.js';
 import { rtmpEncoder } from '../helpers/encoder.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';

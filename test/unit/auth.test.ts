@@ -1,13 +1,14 @@
 // Access control: signed URLs (method A) against known-answer vectors computed with md5sum, expiry, key
 // rotation, tampering; referer wildcards; IPv4/IPv6 CIDR lists; domain resolution; AccessAuthorizer's order.
 import { describe, expect, it } from 'vitest';
-import { AccessAuthorizer } from '../../src/auth/AccessAuthorizer.js';
-import { StaticTokenAuthorizer } from '../../src/auth/Authorizer.js';
-import { IpList, refererMatches } from '../../src/auth/lists.js';
-import { looksLikeAuthKey, signAuthKey, verifyAuthKey } from '../../src/auth/signedUrl.js';
-import { ConfigError, latencyModeOf, resolveConfig } from '../../src/config.js';
-import { Domains, hostName } from '../../src/domains/Domains.js';
-import type { MediaRequest } from '../../signaling/index.js';
+import { AccessAuthorizer } from '../../src/access/AccessAuthorizer.js';
+import { StaticTokenAuthorizer } from '../../src/access/Authorizer.js';
+import { IpList, refererMatches } from '../../src/access/lists.js';
+import { looksLikeAuthKey, signAuthKey, verifyAuthKey } from '../../src/access/signedUrl.js';
+import { ConfigError, resolveConfig } from '../../src/config/config.js';
+import { Domains } from '../../src/access/Domains.js';
+import { hostName, Refusal, type MediaRequest } from '../../src/core/index.js';
+import { httpStatusOf } from '../../signaling/index.js';
 
 // Frozen from another implementation: printf '%s' '<path>-<timestamp>-<rand>-<uid>-<key>' | md5sum
 const VECTORS = [
@@ -95,9 +96,9 @@ describe('IP lists', () => {
 describe('domains', () => {
   it('keeps old domain entries loading and resolves hosts, with a default domain', () => {
     const config = resolveConfig({ latencyMode: 'sub-second', domains: [{ host: 'RealTime.example', latencyMode: 'half-second' }] });
-    expect(latencyModeOf(config, 'realtime.example:8080')).toBe('half-second');
-    expect(latencyModeOf(config, 'localhost')).toBe('sub-second');
     const domains = new Domains(config);
+    expect(domains.playOf('realtime.example:8080').latencyMode).toBe('half-second');
+    expect(domains.playOf('localhost').latencyMode).toBe('sub-second');
     expect(domains.resolve('realtime.example')).toMatchObject({ type: 'both', auth: { validityMinutes: 1440 }, referer: { allowEmpty: true } });
     expect(domains.resolve('other').host).toBeUndefined();
     expect(hostName('[::1]:8080')).toBe('::1');
@@ -126,13 +127,13 @@ describe('AccessAuthorizer', () => {
     ],
   });
   const authorizer = new AccessAuthorizer(new Domains(config), new StaticTokenAuthorizer(config.auth), () => T0);
-  const request = (over: Partial<MediaRequest>): MediaRequest => ({ app: 'live', stream: 'cam1', bearerToken: undefined, query: {}, ip: '10.1.2.3', host: 'push.example', path: '/whip/live/cam1', ...over });
+  const request = (over: Partial<MediaRequest>): MediaRequest => ({ app: 'live', stream: 'cam1', bearerToken: undefined, query: {}, ip: '10.1.2.3', host: 'push.example', path: '/whip/live/cam1', protocol: 'whip', ...over });
   const reason = (action: 'publish' | 'play', over: Partial<MediaRequest>) => {
     try {
       authorizer.authorize(action, request(over));
       return 'ok';
     } catch (error) {
-      return `${(error as { statusCode: number }).statusCode} ${(error as Error).message}`;
+      return `${httpStatusOf(error as Refusal)} ${(error as Refusal).reason}`;
     }
   };
   const signed = '1700000000-0-0-8b111a46429058b7a280a530c3ce5557';
@@ -165,7 +166,7 @@ describe('AccessAuthorizer', () => {
 
 describe('per-stream publish keys', () => {
   const request = (stream: string, bearerToken: string | undefined): MediaRequest => ({
-    app: 'live', stream, bearerToken, query: {}, ip: '127.0.0.1', host: 'localhost', path: `/whip/live/${stream}`, referer: undefined,
+    app: 'live', stream, bearerToken, query: {}, ip: '127.0.0.1', host: 'localhost', path: `/whip/live/${stream}`, referer: undefined, protocol: 'whip',
   });
   const authorizer = new StaticTokenAuthorizer({ publishToken: 'global', streamKeys: { 'live/cam1': 'cam1-key' } });
 

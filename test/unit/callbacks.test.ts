@@ -4,9 +4,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CallbackSender, signedHeaders, signPayload } from '../../src/callbacks/CallbackSender.js';
-import { Limits } from '../../src/limits/Limits.js';
-import { HttpError } from '../../signaling/index.js';
+import { CallbackSender, signedHeaders, signPayload } from '../../src/notify/CallbackSender.js';
+import { Limits } from '../../src/access/Limits.js';
+import { Refusal } from '../../src/core/index.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -90,24 +90,24 @@ describe('CallbackSender', () => {
 });
 
 describe('Limits', () => {
-  const refusal = (fn: () => void): HttpError => {
+  const refusal = (fn: () => void): Refusal => {
     try {
       fn();
     } catch (error) {
-      return error as HttpError;
+      return error as Refusal;
     }
     throw new Error('not refused');
   };
 
-  it('refuses publishers and viewers over their limits with 503', () => {
+  it('refuses publishers and viewers over their limits (unavailable, a 503)', () => {
     const limits = new Limits({ maxPublishers: 2, maxViewersPerStream: 3, maxViewersTotal: 5, sessionsPerIpPerMinute: 0 });
     expect(() => limits.checkPublisher(1)).not.toThrow();
-    expect(refusal(() => limits.checkPublisher(2))).toMatchObject({ statusCode: 503, message: 'server is at its publisher limit (2)' });
-    expect(refusal(() => limits.checkViewer('live/x', 3, 3))).toMatchObject({ statusCode: 503, message: 'stream live/x is at its viewer limit (3)' });
-    expect(refusal(() => limits.checkViewer('live/x', 1, 5))).toMatchObject({ statusCode: 503, message: 'server is at its viewer limit (5)' });
+    expect(refusal(() => limits.checkPublisher(2))).toMatchObject({ kind: 'unavailable', message: 'server is at its publisher limit (2)' });
+    expect(refusal(() => limits.checkViewer('live/x', 3, 3))).toMatchObject({ kind: 'unavailable', message: 'stream live/x is at its viewer limit (3)' });
+    expect(refusal(() => limits.checkViewer('live/x', 1, 5))).toMatchObject({ kind: 'unavailable', message: 'server is at its viewer limit (5)' });
   });
 
-  it('refuses more than N sessions per minute from one address with 429 and Retry-After', () => {
+  it('refuses more than N sessions per minute from one address (rate-limited: a 429 with Retry-After)', () => {
     let now = 1_000_000;
     const limits = new Limits({ maxPublishers: 0, maxViewersPerStream: 0, maxViewersTotal: 0, sessionsPerIpPerMinute: 2 }, () => now);
     limits.takeSession('10.0.0.1');
@@ -115,8 +115,8 @@ describe('Limits', () => {
     limits.takeSession('10.0.0.1');
     limits.takeSession('10.0.0.2');
     const error = refusal(() => limits.takeSession('10.0.0.1'));
-    expect(error).toMatchObject({ statusCode: 429, message: 'too many sessions from 10.0.0.1: limit 2 per minute' });
-    expect(error.headers?.['retry-after']).toBe('50');
+    expect(error).toMatchObject({ kind: 'rate-limited', message: 'too many sessions from 10.0.0.1: limit 2 per minute' });
+    expect(error.details.retryAfterSeconds).toBe(50);
     now += 50_001;
     expect(() => limits.takeSession('10.0.0.1')).not.toThrow();
   });

@@ -2,8 +2,8 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configFromCommandLine, resolveConfig } from '../../src/config.js';
-import { listenAddresses } from '../../src/network.js';
+import { ConfigError, configFromCommandLine, resolveConfig } from '../../src/config/config.js';
+import { listenAddresses } from '../../src/config/network.js';
 
 describe('config', () => {
   it('has embedded defaults matching CONTRACT.md', () => {

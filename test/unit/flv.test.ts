@@ -1,9 +1,9 @@
 // FLV tags and the per-stream feed: tag classification, byte format round trip through node-media-server's parser,
 // where late subscribers start, and monotonic timestamps across a source restart.
 import { describe, expect, it } from 'vitest';
-import { FlvFeed } from '../../src/flv/FlvFeed.js';
-import { arrivalRetimer } from '../../src/flv/retime.js';
-import { encodeTag, flvHeader, FlvDemuxer, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from '../../src/flv/tag.js';
+import { FlvFeed } from '../../src/media/flv/FlvFeed.js';
+import { arrivalRetimer } from '../../src/media/flv/retime.js';
+import { encodeTag, flvHeader, FlvDemuxer, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from '../../src/media/flv/tag.js';
 
 const avcHeader = (t = 0): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 0, 0, 0, 0, 1, 0x42]) });
 const key = (t: number): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 1, 0, 0, 0, 0xaa]) });

@@ -1,6 +1,6 @@
 // Recording logic without media: template validation and matching, naming, playlists, triggers.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, resolveConfig } from '../../src/config.js';
+import { ConfigError, resolveConfig } from '../../src/config/config.js';
 import { renderPlaylist } from '../../src/recording/playlist.js';
 import { escapeTime, expandNaming, matchTemplate, validateTemplate, type RecordTemplate } from '../../src/recording/templates.js';
 import { interpretOnDemandAnswer, needRecord } from '../../src/recording/triggers.js';

@@ -4,8 +4,8 @@
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import type { Logger } from 'pino';
-import { HttpError, type MediaRequest } from '../../signaling/index.js';
-import { signedHeaders } from '../callbacks/CallbackSender.js';
+import { Refusal, type MediaRequest } from '../core/index.js';
+import { signedHeaders } from '../notify/CallbackSender.js';
 
 export type AdmissionAction = 'publish' | 'play';
 
@@ -18,15 +18,6 @@ export interface AdmissionConfig {
 }
 
 export const AdmissionAnswerSchema = Type.Object({ allow: Type.Boolean(), reason: Type.Optional(Type.String()) });
-
-/** How a request came in, from its endpoint path (RTMP requests carry /{app}/{stream}). */
-export function protocolOf(request: MediaRequest): string {
-  if (request.path.startsWith('/whip/')) return 'whip';
-  if (request.path.startsWith('/whep/')) return 'whep';
-  if (request.path.endsWith('.m3u8')) return 'hls';
-  if (request.path.endsWith('.flv')) return 'flv';
-  return 'rtmp';
-}
 
 /** Allowed HLS plays are remembered this long per client, so playlist refreshes do not call the hook each time. */
 const HLS_ALLOW_CACHE_MS = 30_000;
@@ -47,7 +38,7 @@ export class AdmissionHook {
   async check(action: AdmissionAction, request: MediaRequest): Promise<void> {
     const url = this.config.url;
     if (url === undefined) return;
-    const protocol = protocolOf(request);
+    const protocol = request.protocol;
     const body = { action, app: request.app, stream: request.stream, host: request.host, ip: request.ip, protocol, query: request.query };
     const cacheKey = protocol === 'hls' ? JSON.stringify(body) : undefined;
     if (cacheKey !== undefined) {
@@ -56,7 +47,7 @@ export class AdmissionHook {
       this.allowed.delete(cacheKey);
     }
     const verdict = await this.ask(url, body);
-    if (!verdict.allow) throw new HttpError(403, verdict.reason);
+    if (!verdict.allow) throw Refusal.denied('hook', verdict.reason);
     if (cacheKey !== undefined) {
       if (this.allowed.size > 10_000) this.allowed.clear();
       this.allowed.set(cacheKey, Date.now() + HLS_ALLOW_CACHE_MS);

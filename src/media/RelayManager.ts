@@ -4,9 +4,9 @@
 // stream's FLV feed (H264 + AAC: the SFU egress has already converted WebRTC codecs) to the target; a refused or
 // failed push is retried with backoff, and its state shows in GET /api/streams.
 import type { Logger } from 'pino';
-import { HttpError } from '../../signaling/index.js';
-import type { RelayRule } from '../config.js';
-import { feedInput, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
+import { Refusal } from '../core/index.js';
+import type { RelayRule } from '../config/config.js';
+import { feedInput, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
 export interface StoredRelayRule extends RelayRule {
@@ -91,7 +91,7 @@ export class RelayManager {
   /** Removes a rule and stops its relays. */
   async removeRule(id: string): Promise<void> {
     const index = this.rules.findIndex((r) => r.id === id);
-    if (index < 0) throw new HttpError(404, `no relay rule ${id}`);
+    if (index < 0) throw new Refusal('not-found', `no relay rule ${id}`);
     this.rules.splice(index, 1);
     await Promise.all(
       [...this.relays.values()].map(async (relays) => {

@@ -1,4 +1,4 @@
-// Signed URLs, method A (CONTRACT.md): auth_key=<timestamp>-<rand>-<uid>-<md5hash>,
+// Signed URLs, method A: auth_key=<timestamp>-<rand>-<uid>-<md5hash>,
 // md5hash = md5("<path>-<timestamp>-<rand>-<uid>-<key>") in lowercase hex, valid until timestamp + validity.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -6,7 +6,7 @@ export function signAuthKey(path: string, key: string, timestamp: number, rand: 
   return `${timestamp}-${rand}-${uid}-${md5(`${path}-${timestamp}-${rand}-${uid}-${key}`)}`;
 }
 
-export type AuthKeyCheck = { ok: true; expiresAt: Date; key: 'primary' | 'secondary' } | { ok: false; reason: string };
+export type AuthKeyCheck = { ok: true; expiresAt: Date; key: 'primary' | 'secondary' } | { ok: false; denial: 'missing_key' | 'malformed_key' | 'bad_hash' | 'expired'; reason: string };
 
 export interface VerifyOptions {
   primaryKey?: string | undefined;
@@ -18,18 +18,18 @@ export interface VerifyOptions {
 
 /** Checks an auth_key against the request path; the reason says exactly what is wrong (missing, malformed, bad hash, expired). */
 export function verifyAuthKey(authKey: string | undefined, path: string, options: VerifyOptions): AuthKeyCheck {
-  if (authKey === undefined || authKey === '') return { ok: false, reason: 'auth_key missing' };
+  if (authKey === undefined || authKey === '') return { ok: false, denial: 'missing_key', reason: 'auth_key missing' };
   // rand and uid sit between the timestamp and the hash; the hash covers them joined by "-" either way.
   const match = /^(\d{1,12})-(.+)-([0-9a-fA-F]{32})$/.exec(authKey);
-  if (!match?.[1] || !match[2] || !match[3] || !match[2].includes('-')) return { ok: false, reason: 'auth_key malformed: expected <timestamp>-<rand>-<uid>-<md5hash>' };
+  if (!match?.[1] || !match[2] || !match[3] || !match[2].includes('-')) return { ok: false, denial: 'malformed_key', reason: 'auth_key malformed: expected <timestamp>-<rand>-<uid>-<md5hash>' };
   const [, timestamp, middle, hash] = match;
   const given = Buffer.from(hash.toLowerCase(), 'hex');
   // Both keys are always hashed and compared in constant time: timing says neither which nor how much matched.
   const primary = options.primaryKey !== undefined && timingSafeEqual(given, md5Raw(`${path}-${timestamp}-${middle}-${options.primaryKey}`));
   const secondary = options.secondaryKey !== undefined && timingSafeEqual(given, md5Raw(`${path}-${timestamp}-${middle}-${options.secondaryKey}`));
-  if (!primary && !secondary) return { ok: false, reason: `auth_key invalid: bad hash for ${path}` };
+  if (!primary && !secondary) return { ok: false, denial: 'bad_hash', reason: `auth_key invalid: bad hash for ${path}` };
   const expiresAt = new Date((Number(timestamp) + options.validityMinutes * 60) * 1000);
-  if ((options.now ?? Date.now()) > expiresAt.getTime()) return { ok: false, reason: `auth_key expired at ${expiresAt.toISOString().replace(/\.000Z$/, 'Z')}` };
+  if ((options.now ?? Date.now()) > expiresAt.getTime()) return { ok: false, denial: 'expired', reason: `auth_key expired at ${expiresAt.toISOString().replace(/\.000Z$/, 'Z')}` };
   return { ok: true, expiresAt, key: primary ? 'primary' : 'secondary' };
 }
 

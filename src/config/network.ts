@@ -2,7 +2,7 @@
 // host's own address, and a socket bound to 0.0.0.0 replies from another source address than it was reached
 // on, so by default we bind each local IPv4 address exactly and announce it as itself.
 import { networkInterfaces } from 'node:os';
-import type { ListenAddress } from '../sfu/index.js';
+import type { ListenAddress } from '../../sfu/index.js';
 import type { Config } from './config.js';
 
 export function listenAddresses(rtc: Config['rtc']): ListenAddress[] {

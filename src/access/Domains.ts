@@ -2,8 +2,9 @@
 // mode, signing keys, referer and IP lists, CORS origins. Ingest domains receive streams, streaming domains serve
 // them (each associated with an ingest domain); a domain without a type does both. Hosts that match no configured
 // domain get the default domain, built from the top-level settings, so localhost works without configuration.
-import type { Config } from '../config.js';
-import { accessListProblems } from '../auth/lists.js';
+import { hostName } from '../core/host.js';
+import type { Config } from '../config/config.js';
+import { accessListProblems, domainProblems } from '../config/validation.js';
 
 export type LatencyMode = 'sub-second' | 'half-second';
 export type DomainType = 'ingest' | 'streaming' | 'both';
@@ -23,14 +24,6 @@ export interface DomainSettings {
 
 export const DEFAULT_VALIDITY_MINUTES = 1440;
 
-/** A Host header or RTMP host without its port (IPv6 literals keep their brackets off), lowercased. */
-export function hostName(host: string): string {
-  const h = host.trim().toLowerCase();
-  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(h);
-  if (bracketed) return bracketed[1] ?? h;
-  // One colon: name:port. More: a bare IPv6 literal, kept whole.
-  return h.split(':').length === 2 ? h.replace(/:\d*$/, '') : h;
-}
 
 export type DomainConfig = Config['domains'][number];
 
@@ -77,7 +70,7 @@ export class Domains {
    */
   set(domain: DomainConfig): string[] {
     const next = [...this.configs.values()].filter((d) => hostName(d.host) !== hostName(domain.host)).concat(domain);
-    const problems = [...domainProblems(next), ...listProblems(domain)];
+    const problems = [...domainProblems(next), ...accessListProblems({ domains: [domain] })];
     if (problems.length === 0) this.add(domain);
     return problems;
   }
@@ -107,24 +100,27 @@ export class Domains {
   list(): DomainSettings[] {
     return [...this.byHost.values()];
   }
-}
 
-/** Problems in the domains section a schema cannot express (for config validation). */
-export function domainProblems(domains: Config['domains']): string[] {
-  const problems: string[] = [];
-  const types = new Map(domains.map((d) => [hostName(d.host), d.type ?? 'both']));
-  domains.forEach((d, i) => {
-    if (d.ingestDomain === undefined) return;
-    if ((d.type ?? 'both') !== 'streaming') problems.push(`/domains/${i}/ingestDomain: only a streaming domain has an ingest domain`);
-    const target = types.get(hostName(d.ingestDomain));
-    if (target === undefined) problems.push(`/domains/${i}/ingestDomain: ${d.ingestDomain} is not a configured domain`);
-    else if (target === 'streaming') problems.push(`/domains/${i}/ingestDomain: ${d.ingestDomain} is a streaming domain, not an ingest domain`);
-  });
-  if (new Set(types.keys()).size !== domains.length) problems.push('/domains: a host is listed twice');
-  return problems;
-}
+  /**
+   * Where a publish to `host` lands: the ingest domain its stream belongs to (undefined: the default domain), and
+   * the latency mode it is published under. An ingest-only domain is half-second only when every streaming
+   * domain associated with it is (WebRTC-only delivery then has no use for RTMP ingest or recording).
+   */
+  ingestOf(host: string): { ingestDomain: string | undefined; latencyMode: LatencyMode } {
+    const domain = this.resolve(host);
+    if (domain.type !== 'ingest') return { ingestDomain: domain.host, latencyMode: domain.latencyMode };
+    const streaming = this.list().filter((d) => d.type === 'streaming' && d.ingestDomain === domain.host);
+    const halfSecondOnly = streaming.length > 0 && streaming.every((d) => d.latencyMode === 'half-second');
+    return { ingestDomain: domain.host, latencyMode: halfSecondOnly ? 'half-second' : 'sub-second' };
+  }
 
-/** IP and referer list problems of one domain (for changes made at run time). */
-function listProblems(domain: DomainConfig): string[] {
-  return accessListProblems({ domains: [domain] });
+  /**
+   * What a play request to `host` may watch: streams of this ingest domain (a streaming domain's associated one,
+   * or a domain's own when it does both; undefined: the default domain), in this latency mode (the streaming
+   * domain's, as the latency mode is chosen per streaming domain).
+   */
+  playOf(host: string): { ingestDomain: string | undefined; latencyMode: LatencyMode } {
+    const domain = this.resolve(host);
+    return { ingestDomain: domain.type === 'streaming' ? domain.ingestDomain : domain.host, latencyMode: domain.latencyMode };
+  }
 }

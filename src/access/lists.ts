@@ -3,14 +3,14 @@
 // hosts, with `*` wildcards (`*.example.com` matches sub.example.com; a bare `example.com` also matches its
 // subdomains), or full URL prefixes. Deny lists win over allow lists; an empty allow list means "everyone".
 import { BlockList, isIP } from 'node:net';
-import type { Config } from '../config.js';
+import { addIpListEntry } from '../config/validation.js';
 
 export class IpList {
   private readonly list = new BlockList();
   readonly size: number;
 
   constructor(entries: readonly string[]) {
-    for (const entry of entries) addEntry(this.list, entry);
+    for (const entry of entries) addIpListEntry(this.list, entry);
     this.size = entries.length;
   }
 
@@ -29,16 +29,6 @@ export function normalizeIp(ip: string): string {
   return mapped?.[1] ?? address;
 }
 
-function addEntry(list: BlockList, entry: string): void {
-  const [address = '', prefix] = entry.trim().split('/', 2);
-  const family = isIP(address);
-  if (family === 0) throw new Error(`"${entry}" is not an IP address or CIDR range`);
-  const type = family === 6 ? 'ipv6' : 'ipv4';
-  if (prefix === undefined) return list.addAddress(address, type);
-  const bits = Number(prefix);
-  if (!/^\d+$/.test(prefix) || bits > (family === 6 ? 128 : 32)) throw new Error(`"${entry}" has a bad prefix length`);
-  list.addSubnet(address, bits, type);
-}
 
 /** The host of a Referer header, lowercased; undefined when it is not a URL. */
 export function refererHost(referer: string): string | undefined {
@@ -61,25 +51,4 @@ export function refererMatches(referer: string, pattern: string): boolean {
 
 function wildcard(pattern: string): RegExp {
   return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
-}
-
-/** Config validation: every IP list entry must parse. */
-export function accessListProblems(config: Pick<Config, 'domains'> & Partial<Pick<Config, 'ip'>>): string[] {
-  const problems: string[] = [];
-  const check = (where: string, entries: readonly string[] | undefined): void => {
-    for (const entry of entries ?? []) {
-      try {
-        addEntry(new BlockList(), entry);
-      } catch (error) {
-        problems.push(`${where}: ${(error as Error).message}`);
-      }
-    }
-  };
-  check('/ip/allow', config.ip?.allow);
-  check('/ip/deny', config.ip?.deny);
-  config.domains.forEach((d, i) => {
-    check(`/domains/${i}/ip/allow`, d.ip?.allow);
-    check(`/domains/${i}/ip/deny`, d.ip?.deny);
-  });
-  return problems;
 }

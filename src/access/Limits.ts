@@ -1,6 +1,6 @@
 // Graceful limits: publishers on the server, viewers per stream and in total, and session creations per client
-// address per minute. 0 means unlimited. Each refusal is an HttpError with a clear 503 or 429 (+ Retry-After).
-import { HttpError } from '../../signaling/index.js';
+// address per minute. 0 means unlimited. Each refusal is 'unavailable' or 'rate-limited', with a Retry-After.
+import { Refusal } from '../core/index.js';
 
 export interface LimitsConfig {
   maxPublishers: number;
@@ -24,15 +24,15 @@ export class Limits {
   /** A new publisher while `publishers` streams are live or being admitted. */
   checkPublisher(publishers: number): void {
     const max = this.config.maxPublishers;
-    if (max > 0 && publishers >= max) throw new HttpError(503, `server is at its publisher limit (${max})`, { 'retry-after': '30' });
+    if (max > 0 && publishers >= max) throw new Refusal('unavailable', `server is at its publisher limit (${max})`, { retryAfterSeconds: 30 });
   }
 
   /** A new viewer of `key` (app/stream), which has `streamViewers`, while the server has `totalViewers`. */
   checkViewer(key: string, streamViewers: number, totalViewers: number): void {
     const perStream = this.config.maxViewersPerStream;
-    if (perStream > 0 && streamViewers >= perStream) throw new HttpError(503, `stream ${key} is at its viewer limit (${perStream})`, { 'retry-after': '30' });
+    if (perStream > 0 && streamViewers >= perStream) throw new Refusal('unavailable', `stream ${key} is at its viewer limit (${perStream})`, { retryAfterSeconds: 30 });
     const total = this.config.maxViewersTotal;
-    if (total > 0 && totalViewers >= total) throw new HttpError(503, `server is at its viewer limit (${total})`, { 'retry-after': '30' });
+    if (total > 0 && totalViewers >= total) throw new Refusal('unavailable', `server is at its viewer limit (${total})`, { retryAfterSeconds: 30 });
   }
 
   /** Counts a session creation from `ip`; throws 429 once it has made its limit within the last minute. */
@@ -45,7 +45,7 @@ export class Limits {
     if (times.length >= limit) {
       this.sessions.set(ip, times);
       const retryAfter = Math.max(1, Math.ceil(((times[0] ?? now) + WINDOW_MS - now) / 1000));
-      throw new HttpError(429, `too many sessions from ${ip}: limit ${limit} per minute`, { 'retry-after': String(retryAfter) });
+      throw new Refusal('rate-limited', `too many sessions from ${ip}: limit ${limit} per minute`, { retryAfterSeconds: retryAfter });
     }
     times.push(now);
     this.sessions.set(ip, times);

@@ -1,12 +1,12 @@
 // Who may publish and play: static bearer tokens per action, and per-stream publish keys. Signed URLs, referer/IP
 // lists (AccessAuthorizer) and the admission hook are layered around it.
 import { timingSafeEqual } from 'node:crypto';
-import { HttpError, type MediaRequest } from '../../signaling/index.js';
+import { Refusal, type MediaRequest } from '../core/index.js';
 
 export type Action = 'publish' | 'play';
 
 export interface Authorizer {
-  /** Returns when the request may proceed; throws an HttpError (401/403) saying why not. */
+  /** Returns when the request may proceed; throws a Refusal (unauthenticated/denied) saying why not. */
   authorize(action: Action, request: MediaRequest): void;
 }
 
@@ -24,8 +24,8 @@ export class StaticTokenAuthorizer implements Authorizer {
     const streamKey = this.tokens.streamKeys?.[`${request.app}/${request.stream}`];
     const expected = action === 'publish' ? (streamKey ?? this.tokens.publishToken) : this.tokens.playToken;
     if (expected === undefined) return;
-    if (request.bearerToken === undefined) throw new HttpError(401, `${action} requires Authorization: Bearer <token>`);
-    if (!sameSecret(request.bearerToken, expected)) throw new HttpError(403, `invalid ${action} token`);
+    if (request.bearerToken === undefined) throw Refusal.denied('token', `${action} requires Authorization: Bearer <token>`, 'unauthenticated');
+    if (!sameSecret(request.bearerToken, expected)) throw Refusal.denied('token', `invalid ${action} token`);
   }
 }
 

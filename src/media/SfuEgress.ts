@@ -8,10 +8,10 @@ import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import sdpTransform from 'sdp-transform';
 import { paramsOf, type PlainSubscriber, type PlainTrack, type Room } from '../../sfu/index.js';
-import { ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
-import { freeUdpPortPair } from '../ffmpeg/udpPorts.js';
-import { FlvFeed, type FeedDemand } from '../flv/FlvFeed.js';
-import { FlvDemuxer } from '../flv/tag.js';
+import { ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
+import { freeUdpPortPair } from './ffmpeg/udpPorts.js';
+import { FlvFeed, type FeedDemand } from './flv/FlvFeed.js';
+import { FlvDemuxer } from './flv/tag.js';
 
 export interface EgressOptions {
   /** How often the publisher is asked for a key frame while the egress runs. */

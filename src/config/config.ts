@@ -6,9 +6,8 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { accessListProblems } from './auth/lists.js';
-import { domainProblems, Domains } from './domains/Domains.js';
-import { recordingConfigProblems, RecordingConfigSchema } from './recording/config.js'; // recording
+import { accessListProblems, domainProblems } from './validation.js';
+import { recordingConfigProblems, RecordingConfigSchema } from '../recording/config.js'; // recording
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
 export const RelayRuleSchema = Type.Object(
@@ -281,19 +280,6 @@ export function configFromCommandLine(argv: string[], env: NodeJS.ProcessEnv): C
     setPath(config as Record<string, unknown>, path, value);
   }
   return resolveConfig(config);
-}
-
-/** The latency mode of the domain a request came to (its Host, without the port). */
-export function latencyModeOf(config: Config, host: string): 'sub-second' | 'half-second' {
-  let domains = resolvedDomains.get(config);
-  if (!domains) resolvedDomains.set(config, (domains = new Domains(config)));
-  return domains.resolve(host).latencyMode;
-}
-const resolvedDomains = new WeakMap<Config, Domains>();
-
-/** Makes latencyModeOf(config, …) read these domains (the server's, which the control API may change at run time). */
-export function useDomains(config: Config, domains: Domains): void {
-  resolvedDomains.set(config, domains);
 }
 
 /** Workers to start: the configured number, or one per core. */

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { HttpError } from '../../signaling/index.js';
-import { feedInput, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
+import { Refusal } from '../core/index.js';
+import { feedInput, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import type { LiveStream } from '../streams/StreamRegistry.js';
 
 export interface LiveHlsOptions {
@@ -45,8 +45,8 @@ export class LiveHls {
     // The first playlist appears once the first segment is cut: about one segment after the first key frame.
     const deadline = Date.now() + (this.options.segmentSeconds * 4 + 10) * 1000;
     while (!existsSync(muxer.playlist)) {
-      if (this.muxers.get(key(live)) !== muxer) throw new HttpError(404, `stream ${key(live)} is not live`);
-      if (Date.now() > deadline) throw new HttpError(503, `no HLS segment for ${key(live)} yet: ${muxer.ffmpeg.lastError ?? 'waiting for a key frame'}`);
+      if (this.muxers.get(key(live)) !== muxer) throw new Refusal('not-found', `stream ${key(live)} is not live`);
+      if (Date.now() > deadline) throw new Refusal('unavailable', `no HLS segment for ${key(live)} yet: ${muxer.ffmpeg.lastError ?? 'waiting for a key frame'}`);
       await new Promise((r) => setTimeout(r, 100));
     }
     return muxer.playlist;
