@@ -1,8 +1,13 @@
 // Lint runs in `npm test`: type-aware rules catch floating promises and `any` leaking across modules; the demo
 // pages' plain browser modules get the recommended JavaScript rules (undeclared names, redeclarations, dead code).
+// no-restricted-imports holds the layers apart (README "Architecture"): sfu/ knows no HTTP, signaling/ no
+// mediasoup, and the vocabulary and domain layers of src/ neither fastify nor signaling/.
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+
+/** An import pattern group that names the layer rule it breaks. */
+const layer = (...group) => ({ group, message: 'crosses a layer boundary (README "Architecture")' });
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'web-demo/*.d.ts', 'test/fixtures/*.mjs', 'test/helpers/*.mjs', 'results/**', 'eslint.config.js'] },
@@ -16,6 +21,22 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
     },
+  },
+  {
+    files: ['sfu/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [layer('fastify', '@fastify/*'), layer('**/signaling/**', '**/src/**')] }] },
+  },
+  {
+    files: ['signaling/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['mediasoup'], patterns: [layer('mediasoup/*', '**/sfu/*/**')] }] },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['mediasoup'], patterns: [layer('fastify', '@fastify/*', '**/signaling/**', '**/sfu/**', '../*', '!../core/*')] }] },
+  },
+  {
+    files: ['src/{config,access,streams,media,recording,notify}/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: ['mediasoup'], patterns: [layer('fastify', '@fastify/*', '**/signaling/**', '**/http/**')] }] },
   },
   {
     files: ['web-demo/**/*.js'],

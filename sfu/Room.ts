@@ -17,6 +17,7 @@ import type { PeerTimeouts } from './WebRtcPeer.js';
 import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
 import { PlainSubscriber, type PlainReceiver } from './PlainSubscriber.js';
 import { mediaStats, type RoomStats } from './stats.js';
+import { mediaCodec, trackOf, type TrackInfo, type TrackKind } from './tracks.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
 import { planViewer, WebRtcViewer, type TrackSource, type ViewerOptions, type ViewerPlan } from './WebRtcViewer.js';
 import type { WorkerPool, WorkerSlot } from './WorkerPool.js';
@@ -63,7 +64,15 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.viewers.size;
   }
 
-  /** Producers of the live stream (on the origin router). */
+  /** The tracks the publisher sends, in the order of stats().ingress. */
+  tracks(): TrackInfo[] {
+    return this.producers.map(trackOf);
+  }
+
+  /**
+   * mediasoup's own producers of the live stream (on the origin router), for benches and tests that read their
+   * counters; the server itself goes by tracks() and stats().
+   */
   get producers(): readonly ms.Producer[] {
     return this.publisher?.producers ?? [];
   }
@@ -84,7 +93,7 @@ export class Room extends EventEmitter<RoomEvents> {
   async publishWebRtc(sessionId: string, offerSdp: string): Promise<{ publisher: WebRtcPublisher; answer: string }> {
     const offer = parseOffer(offerSdp);
     const accepted = producerParametersFromOffer(offer.media, mediasoup.getSupportedRtpCapabilities());
-    const codecs = accepted.map((a) => ({ kind: a.kind, codec: a.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    const codecs = accepted.map((a) => ({ kind: a.kind, codec: mediaCodec(a.rtpParameters) }));
     const logger = this.logger.child({ session: sessionId, role: 'publisher' });
     return this.adoptPublisher(codecs, logger, async (router, slot) => {
       const result = await WebRtcPublisher.create(sessionId, router, slot, offer, accepted, this.options.timeouts, logger);
@@ -103,7 +112,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Creates the origin router for these codecs (numbered as the publisher numbers them) and the publisher on it. */
   private async adoptPublisher<T>(
-    codecs: { kind: ms.MediaKind; codec: ms.RtpCodecParameters }[],
+    codecs: { kind: TrackKind; codec: ms.RtpCodecParameters }[],
     logger: Logger,
     create: (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: WebRtcPublisher | PlainPublisher; result: T }>,
   ): Promise<T> {
@@ -126,7 +135,7 @@ export class Room extends EventEmitter<RoomEvents> {
       router.close();
       throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
     }
-    const tracks = publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: p.rtpParameters.codecs[0] as ms.RtpCodecParameters }));
+    const tracks = publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: mediaCodec(p.rtpParameters) }));
     this.publisher = publisher;
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
     this.routers.set(`${slot.index}/${this.origin.payloadKey}`, this.origin);
@@ -164,7 +173,7 @@ export class Room extends EventEmitter<RoomEvents> {
   async subscribePlain(sessionId: string, receivers: PlainReceiver[]): Promise<PlainSubscriber> {
     const origin = this.origin;
     if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} is not live`);
-    const subscriber = await PlainSubscriber.create(sessionId, origin.router, this.producers, receivers, this.logger.child({ session: sessionId, role: 'egress' }));
+    const subscriber = await PlainSubscriber.create(sessionId, origin.router, origin.slot, this.producers, receivers, this.logger.child({ session: sessionId, role: 'egress' }));
     if (this.closed) {
       subscriber.close('stream ended');
       throw new StreamOfflineError(`stream ${this.id} ended while its egress started`);
@@ -201,7 +210,7 @@ export class Room extends EventEmitter<RoomEvents> {
       appData: { room: this.id },
     });
     try {
-      const piped = await pipe(origin.router, router, wanted.map((w) => w.source.producerId));
+      const piped = await pipe({ router: origin.router, slot: origin.slot }, { router, slot }, wanted.map((w) => w.source.producerId));
       const tracks: RoomRouter['tracks'] = origin.tracks.map(() => undefined);
       wanted.forEach((w, i) => (tracks[w.trackIndex] = { ...w.source, producerId: piped[i] as string }));
       if (this.closed) throw new StreamOfflineError(`stream ${this.id} ended while the viewer joined`);
@@ -219,12 +228,14 @@ export class Room extends EventEmitter<RoomEvents> {
 /**
  * Feeds producers of one router into another through a pair of PipeTransports on loopback (what mediasoup's
  * pipeToRouter does, but with new producer ids, so that it also works between two routers of the same worker).
- * Returns the new producers' ids; the pipe closes with either router.
+ * Returns the new producers' ids; the pipe closes with either router. Each end counts in its worker's load.
  */
-async function pipe(from: ms.Router, to: ms.Router, producerIds: string[]): Promise<string[]> {
-  const out = await from.createPipeTransport({ listenIp: '127.0.0.1' });
-  const into = await to.createPipeTransport({ listenIp: '127.0.0.1' });
-  to.observer.once('close', () => out.close());
+async function pipe(from: Pick<RoomRouter, 'router' | 'slot'>, to: Pick<RoomRouter, 'router' | 'slot'>, producerIds: string[]): Promise<string[]> {
+  const out = await from.router.createPipeTransport({ listenIp: '127.0.0.1' });
+  from.slot.carry(out);
+  const into = await to.router.createPipeTransport({ listenIp: '127.0.0.1' });
+  to.slot.carry(into);
+  to.router.observer.once('close', () => out.close());
   await out.connect({ ip: into.tuple.localIp, port: into.tuple.localPort });
   await into.connect({ ip: out.tuple.localIp, port: out.tuple.localPort });
   const ids: string[] = [];

@@ -1,8 +1,8 @@
 // What WHIP publishers and WHEP viewers share: one WebRtcTransport on a worker's WebRtcServer, connected with
 // the offer's DTLS fingerprint, watched until it closes. A peer closes itself when ICE never connects, when
 // ICE/DTLS fail, or when no packets arrive for a while (a client whose network vanished sends no DELETE).
-import { EventEmitter } from 'node:events';
 import type { types as ms } from 'mediasoup';
+import { Endpoint } from './Endpoint.js';
 import { SdpError } from './errors.js';
 import type { Logger } from './logger.js';
 import { answerSetup, type LocalIce } from './sdp/answer.js';
@@ -19,7 +19,8 @@ export interface PeerTimeouts {
   inactivityCheckMs: number;
 }
 
-export type PeerEvents = { close: [reason: string] };
+/** ICE as mediasoup (ICE-lite) sees it. */
+export type IceState = 'new' | 'connected' | 'completed' | 'disconnected' | 'closed';
 
 const FINGERPRINT_ALGORITHMS = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
 
@@ -55,36 +56,22 @@ export async function createPeerTransport(
   return transport;
 }
 
-export abstract class WebRtcPeer extends EventEmitter<PeerEvents> {
-  private closedReason: string | undefined;
+export abstract class WebRtcPeer extends Endpoint {
   private readonly timers = new Set<NodeJS.Timeout>();
   private disconnectTimer: NodeJS.Timeout | undefined;
   private lastBytesReceived = -1;
   private idleSinceMs = 0;
 
   protected constructor(
-    readonly id: string,
+    id: string,
     readonly transport: ms.WebRtcTransport,
-    protected readonly slot: WorkerSlot,
+    slot: WorkerSlot,
     protected readonly offer: ParsedOffer,
     private readonly timeouts: PeerTimeouts,
-    protected readonly logger: Logger,
+    logger: Logger,
   ) {
-    super();
-    slot.load++;
+    super(id, slot, [transport], logger);
     this.watch();
-  }
-
-  get closed(): boolean {
-    return this.closedReason !== undefined;
-  }
-
-  get closeReason(): string | undefined {
-    return this.closedReason;
-  }
-
-  get workerIndex(): number {
-    return this.slot.index;
   }
 
   /** The client's ICE username fragment, from its offer. */
@@ -97,7 +84,7 @@ export abstract class WebRtcPeer extends EventEmitter<PeerEvents> {
     return this.offer.media.map((m) => m.mid);
   }
 
-  get iceState(): ms.IceState {
+  get iceState(): IceState {
     return this.transport.iceState;
   }
 
@@ -113,16 +100,10 @@ export abstract class WebRtcPeer extends EventEmitter<PeerEvents> {
     return this.localIce();
   }
 
-  close(reason = 'closed'): void {
-    if (this.closedReason !== undefined) return;
-    this.closedReason = reason;
+  protected override release(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.clearDisconnectTimer();
-    this.slot.load--;
-    this.transport.close();
-    this.logger.info({ reason }, 'peer closed');
-    this.emit('close', reason);
   }
 
   private watch(): void {

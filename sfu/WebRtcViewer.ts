@@ -2,19 +2,20 @@
 // own payload types (the Room serves it from a router numbered like its offer). mediasoup asks the publisher
 // for a key frame as soon as the viewer's transport connects, so the first picture comes within a round trip.
 import type { types as ms } from 'mediasoup';
-import { paramsOf } from './codecs.js';
+import { paramsOf } from './tracks.js';
 import { NoCommonCodecError } from './errors.js';
 import type { Logger } from './logger.js';
 import { writeAnswer, type AnswerSection } from './sdp/answer.js';
 import type { OfferedMedia, ParsedOffer } from './sdp/offer.js';
 import { isMediaSection, matchViewerCodec, type ViewerTrackMatch } from './sdp/rtpParameters.js';
+import type { TrackKind } from './tracks.js';
 import { createPeerTransport, WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
 import type { WorkerSlot } from './WorkerPool.js';
 
 /** A track of the live stream, as one router knows it. */
 export interface TrackSource {
   producerId: string;
-  kind: ms.MediaKind;
+  kind: TrackKind;
   codec: ms.RtpCodecParameters;
 }
 

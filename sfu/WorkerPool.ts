@@ -1,6 +1,5 @@
 // One mediasoup Worker per core, each with a WebRtcServer so that all of its WebRTC media uses one UDP and
 // one TCP port (worker i listens on rtcPort + i). Load is the number of transports a worker carries.
-import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import type { Logger } from './logger.js';
@@ -20,25 +19,34 @@ export interface WorkerPoolOptions {
 }
 
 export class WorkerSlot {
-  /** Transports (publishers, viewers, bridges) currently served by this worker. */
-  load = 0;
+  private transports = 0;
+
   constructor(
     readonly index: number,
     readonly worker: ms.Worker,
     readonly webRtcServer: ms.WebRtcServer,
   ) {}
+
+  /** Transports (WebRTC, plain RTP, pipes) currently open on this worker. */
+  get load(): number {
+    return this.transports;
+  }
+
+  /** Counts a transport of this worker until it closes, however it closes (its owner, its router, the worker). */
+  carry(transport: ms.Transport): void {
+    this.transports++;
+    transport.observer.once('close', () => this.transports--);
+  }
 }
 
-export class WorkerPool extends EventEmitter<{ workerdied: [index: number, error: Error] }> {
+export class WorkerPool {
   private readonly slots: WorkerSlot[] = [];
   private closed = false;
 
   private constructor(
     private readonly options: WorkerPoolOptions,
     private readonly logger: Logger,
-  ) {
-    super();
-  }
+  ) {}
 
   static async create(options: WorkerPoolOptions, logger: Logger): Promise<WorkerPool> {
     const pool = new WorkerPool(options, logger);
@@ -59,11 +67,10 @@ export class WorkerPool extends EventEmitter<{ workerdied: [index: number, error
     return this.slots;
   }
 
-  /** The worker with the fewest transports, optionally among those not excluded. */
-  leastLoaded(exclude: ReadonlySet<number> = new Set()): WorkerSlot | undefined {
+  /** The worker with the fewest transports. */
+  leastLoaded(): WorkerSlot | undefined {
     let best: WorkerSlot | undefined;
     for (const slot of this.slots) {
-      if (exclude.has(slot.index)) continue;
       if (!best || slot.load < best.load) best = slot;
     }
     return best;
@@ -102,7 +109,6 @@ export class WorkerPool extends EventEmitter<{ workerdied: [index: number, error
   // on the same port so that new streams and viewers keep being served.
   private replaceDeadWorker(index: number, error: Error): void {
     this.logger.error({ worker: index, err: error }, 'mediasoup worker died; starting a new one');
-    this.emit('workerdied', index, error);
     if (this.closed) return;
     const position = this.slots.findIndex((s) => s.index === index);
     if (position >= 0) this.slots.splice(position, 1);

@@ -5,6 +5,7 @@
 import h264 from 'h264-profile-level-id';
 import type { types as ms } from 'mediasoup';
 import type { OfferedCodec } from './sdp/offer.js';
+import { paramsOf, type TrackKind } from './tracks.js';
 
 const h264Profiles = ['42e01f', '42001f', '4d001f', '640c1f', '64001f'];
 
@@ -24,12 +25,6 @@ export const routerMediaCodecs: ms.RtpCodecCapability[] = [
 ];
 
 /** Codec parameters (a=fmtp), typed: mediasoup declares them `any`. */
-export type CodecParameters = Record<string, string | number>;
-
-export function paramsOf(codec: { parameters?: unknown }): CodecParameters {
-  return (codec.parameters ?? {}) as CodecParameters;
-}
-
 /** Codecs that carry no media of their own (retransmission, redundancy, comfort noise, DTMF). */
 export function isAuxiliaryCodec(mimeType: string): boolean {
   return /\/(rtx|red|ulpfec|flexfec-03|cn|telephone-event)$/i.test(mimeType);
@@ -57,7 +52,7 @@ export function describeCodec(codec: OfferedCodec): string {
 }
 
 /** Router codecs for one stream: exactly its codecs, numbered with the given payload types. */
-export function streamRouterCodecs(codecs: { kind: ms.MediaKind; codec: ms.RtpCodecParameters; payloadType: number }[]): ms.RtpCodecCapability[] {
+export function streamRouterCodecs(codecs: { kind: TrackKind; codec: ms.RtpCodecParameters; payloadType: number }[]): ms.RtpCodecCapability[] {
   return codecs.map(({ kind, codec, payloadType }) => ({
     kind,
     mimeType: codec.mimeType,

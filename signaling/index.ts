@@ -88,13 +88,7 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     const media = mediaRequest(request, request.params, 'whip');
     const admission = await gate.admitPublish(media);
     const id = newSessionId();
-    let created: Awaited<ReturnType<typeof admission.room.publishWebRtc>>;
-    try {
-      created = await admission.room.publishWebRtc(id, offer);
-    } catch (error) {
-      admission.abort();
-      throw error;
-    }
+    const created = await orAbort(admission, admission.room.publishWebRtc(id, offer));
     admission.commit(created.publisher);
     const session = openSession(sessions, 'whip', media, id, created.publisher);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHIP session created');
@@ -108,17 +102,14 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     const id = newSessionId();
     const { spatialLayer, temporalLayer, lipsync } = request.query;
     const preferredLayers: Layers | undefined = spatialLayer === undefined ? undefined : { spatialLayer, ...(temporalLayer === undefined ? {} : { temporalLayer }) };
-    let created: Awaited<ReturnType<Room['addViewer']>>;
-    try {
-      created = await admission.room.addViewer(id, offer, {
+    const created = await orAbort(
+      admission,
+      admission.room.addViewer(id, offer, {
         streamId: `${media.app}-${media.stream}`.replace(/[^\w-]/g, '_'),
         ...(preferredLayers ? { preferredLayers } : {}),
         ...(lipsync === '0' || lipsync === 'false' ? { lipSync: false } : {}),
-      });
-    } catch (error) {
-      admission.abort();
-      throw error;
-    }
+      }),
+    );
     admission.commit(created.viewer);
     const session = openSession(sessions, 'whep', media, id, created.viewer);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHEP session created');
@@ -135,6 +126,16 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     return reply.code(204).send();
   });
   done();
+}
+
+/** The peer being created for an admission; if that fails, the admission gives back what it holds (name, seat). */
+async function orAbort<T>(admission: { abort(): void }, creating: Promise<T>): Promise<T> {
+  try {
+    return await creating;
+  } catch (error) {
+    admission.abort();
+    throw error;
+  }
 }
 
 // Checked before the body is parsed, so a wrong type is a 415 whatever the body holds.

@@ -20,22 +20,24 @@ import { AccessAuthorizer } from './access/AccessAuthorizer.js';
 import { DenialCounter } from './access/denials.js';
 import { Domains } from './access/Domains.js';
 import { workerCount, type Config } from './config/config.js';
-import { api } from './http/api.js';
+import { controlApi } from './http/api/index.js';
 import { live } from './http/live.js';
-import { createMetrics } from './http/metrics.js';
+import { countRequests, metricsRoute } from './http/metrics.js';
+import { createMetrics } from './metrics/index.js';
 import { listenAddresses } from './config/network.js';
 import { RtmpIngest } from './rtmp/RtmpIngest.js';
 import { RelayManager } from './media/RelayManager.js';
 import { LiveHls } from './media/LiveHls.js';
 import { egressFeed } from './media/SfuEgress.js';
+import { FfmpegProcesses } from './media/ffmpeg/ManagedFfmpeg.js';
 import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
 import { RecordingService } from './recording/RecordingService.js'; // recording
 import { CallbackSender } from './notify/CallbackSender.js';
+import { SignedPoster } from './notify/SignedPoster.js';
 import { attachStreamCallbacks } from './notify/streamEvents.js';
 import { AdmissionHook } from './access/AdmissionHook.js';
 import { Limits } from './access/Limits.js';
 import { loadTls } from './http/tls.js';
-import { recordingsApi } from './http/recordings.js'; // recording
 import { time } from './http/time.js'; // GET /time, the demo pages' clock sync
 import { events } from './http/events.js'; // GET /api/events (dashboard), GET /ws/player (viewer reports)
 
@@ -87,9 +89,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // Access control per domain (Host): IP and referer lists, signed URLs, then the static tokens.
   const domains = new Domains(config);
   const denials = new DenialCounter(); // refusals by reason, for /metrics
+  const ffmpegs = new FfmpegProcesses(); // every FFmpeg this server runs, for /metrics
   // Callbacks (signed, retried, never awaited), the admission hook and the limits
   const callbacks = new CallbackSender(config.callbacks, logger.child({ component: 'callbacks' }));
-  const admission = new AdmissionHook({ ...config.admission, secret: config.admission.secret ?? config.callbacks.secret }, logger.child({ component: 'admission' }));
+  const admission = new AdmissionHook(config.admission, new SignedPoster(config.admission.secret ?? config.callbacks.secret), logger.child({ component: 'admission' }));
   const registry = new StreamRegistry(
     sfu,
     new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)),
@@ -97,23 +100,24 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       conflict: config.publishConflict,
       domains,
       denials,
-      egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, logger),
+      egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, ffmpegs, logger),
       ...(admission.enabled ? { admission: (action: 'publish' | 'play', request: MediaRequest) => admission.check(action, request) } : {}),
       limits: new Limits(config.limits),
     },
     logger.child({ component: 'streams' }),
   );
 
-  const relays = new RelayManager(registry, config.relays, logger.child({ component: 'relay' }));
+  const relays = new RelayManager(registry, config.relays, ffmpegs, logger.child({ component: 'relay' }));
   const hlsRoot = config.standard.hlsDirectory ?? (await mkdtemp(join(tmpdir(), 'whipcast-hls-')));
   const hls = new LiveHls(
     { root: hlsRoot, segmentSeconds: config.standard.hlsSegmentSeconds, listSize: config.standard.hlsListSize, idleSeconds: config.standard.hlsIdleSeconds },
+    ffmpegs,
     logger.child({ component: 'hls' }),
   );
   // recording: after the registry (it listens to live/offline); close() finalises what it records
-  const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks);
+  const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks, new SignedPoster(config.callbacks.secret), ffmpegs);
   attachStreamCallbacks(registry, sessions, callbacks);
-  const rtmp = new RtmpIngest(registry, config, logger.child({ component: 'rtmp' }));
+  const rtmp = new RtmpIngest(registry, config, ffmpegs, logger.child({ component: 'rtmp' }));
   // HTTPS when http.tls is set (the instance's type stays the plain-HTTP one: only listen() differs).
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true, trustProxy: config.http.trustProxy, ...(tls ? { https: tls } : {}) }) as unknown as FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   let rtmpPort: number | undefined;
@@ -124,8 +128,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     sfu,
     denials,
     perStreamLabels: config.metrics.perStreamLabels,
+    ffmpegs: () => ffmpegs.list(),
   });
-  http.addHook('onResponse', metrics.onResponse); // HTTP requests by route pattern
+  http.addHook('onResponse', countRequests(metrics)); // HTTP requests by route pattern
   // One error handler for every route: refusals answer with their status and a plain-text reason.
   http.setErrorHandler(errorHandler(config.http.maxSdpBytes));
   http.setNotFoundHandler(notFoundHandler);
@@ -142,14 +147,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     await http.register(signaling, { gate: registry, sessions, iceServers: config.iceServers, maxSdpBytes: config.http.maxSdpBytes });
     const extras = {
       relays: (stream: LiveStream) => relays.statusOf(stream),
-      recording: (stream: LiveStream) => recording.stateOf(stream.app, stream.stream) ?? null,
+      recording: (stream: LiveStream) => recording.stateOf(stream.app, stream.stream, stream.ingestDomain) ?? null,
       hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }),
     };
-    await http.register(api, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials });
+    await http.register(controlApi, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials, recording });
     await http.register(events, { registry, extras, adminToken: config.auth.adminToken, denials, onReport: metrics.viewerReport }); // dashboard feed, viewer reports
     if (config.standard.enabled) await http.register(live, { registry, hls });
-    await http.register(recordingsApi, { recording, adminToken: config.auth.adminToken }); // recording
-    await http.register(metrics.plugin);
+    await http.register(metricsRoute, { metrics });
     await http.register(time); // public server clock (web-demo/clock.js)
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });
     // hls.js for play.html's HLS mode, from its npm package (no CDN): the light ESM build only.

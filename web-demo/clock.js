@@ -1,4 +1,4 @@
-// Clock offset to the server, NTP-style over HTTP (DESIGN.md, "Measuring latency"): the calibrator stamps frames
+// Clock offset to the server, NTP-style over HTTP (docs/architecture.md, "Measuring latency"): the calibrator stamps frames
 // with the server's time and the player compares them with the server's time, so publisher and viewer may be
 // different machines. A sample is {t0: client send, t1: server receive, t2: server send, t3: client receive}.
 

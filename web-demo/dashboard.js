@@ -4,7 +4,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 if (params.get('token')) $('token').value = params.get('token');
 /** Page state for scripts and tests: connected, snapshots received, the last snapshot's streams. */
-const state = (window.whipcast = { connected: false, snapshots: 0, streams: [], error: undefined });
+const state = (window.whipcast = { connected: false, snapshots: 0, streams: [] });
 const HISTORY = 120; // samples (one a second)
 /** Per stream "app/stream": its last samples {in, out, latency}. */
 const history = new Map();
@@ -18,8 +18,10 @@ const text = (tag, content, className) => {
   if (className) el.className = className;
   return el;
 };
-const relaysText = (relays) => (Array.isArray(relays) && relays.length > 0 ? relays.map((r) => `${r.url ?? r.id ?? 'relay'}: ${r.state}`).join(', ') : 'none');
-const recordingText = (rec) => (rec ? `${rec.state ?? 'on'}${rec.file ? ` (${rec.file})` : ''}` : 'off');
+// What a snapshot's stream carries: GET /api/streams's description (src/streams/describe.ts) and its extras
+// (src/server.ts: relays, recording, hls), plus viewerLatency (src/http/events.ts).
+const relaysText = (relays) => (relays.length > 0 ? relays.map((r) => `${r.url}: ${r.state}`).join(', ') : 'none');
+const recordingText = (recording) => (recording ? recording.state : 'off');
 
 function draw(canvas, samples) {
   const ctx = canvas.getContext('2d');
@@ -66,24 +68,24 @@ function render(streams) {
     const samples = history.get(key) ?? [];
     history.set(key, samples);
     const vl = s.viewerLatency;
-    samples.push({ in: s.bitrateInBps ?? 0, out: s.egress?.bitrateBps ?? 0, latency: vl?.latencyP50Ms ?? null });
+    samples.push({ in: s.bitrateInBps, out: s.egress.bitrateBps, latency: vl?.latencyP50Ms ?? null });
     while (samples.length > HISTORY) samples.shift();
     const row = document.createElement('tr');
     row.dataset.stream = key;
-    const codecs = (s.tracks ?? []).map((t) => t.codec.replace(/^(audio|video)\//, '') + (t.simulcastLayers > 1 ? ` ×${t.simulcastLayers}` : '')).join(', ');
+    const codecs = s.tracks.map((t) => t.codec.replace(/^(audio|video)\//, '') + (t.simulcastLayers > 1 ? ` ×${t.simulcastLayers}` : '')).join(', ');
     const name = text('td', '');
-    name.append(text('b', key, 'name'), document.createElement('br'), text('span', `${s.host ?? ''} ${codecs}`, 'legend'));
+    name.append(text('b', key, 'name'), document.createElement('br'), text('span', `${s.host} ${codecs}`, 'legend'));
     row.append(
       name,
-      text('td', s.protocol ?? '-'),
-      text('td', String(s.viewers ?? 0), 'num viewers'),
-      text('td', `${kbps(s.bitrateInBps ?? 0)} / ${kbps(s.egress?.bitrateBps ?? 0)}`, 'num'),
-      text('td', s.transcode ?? '-'),
+      text('td', s.protocol),
+      text('td', String(s.viewers), 'num viewers'),
+      text('td', `${kbps(s.bitrateInBps)} / ${kbps(s.egress.bitrateBps)}`, 'num'),
+      text('td', s.transcode),
       text('td', relaysText(s.relays)),
       text('td', recordingText(s.recording)),
       text('td', vl && vl.latencyP50Ms !== null ? `${fixed(vl.latencyP50Ms)} / ${fixed(vl.latencyP95Ms)} ms (${vl.viewers} reporting)` : vl ? `- (${vl.viewers} reporting, no time code)` : '-', 'num latency'),
       text('td', vl && vl.ttffMs !== null ? `${fixed(vl.ttffMs)} ms` : '-', 'num'),
-      text('td', duration(s.uptimeSeconds ?? 0), 'num'),
+      text('td', duration(s.uptimeSeconds), 'num'),
     );
     const graph = document.createElement('td');
     const canvas = Object.assign(document.createElement('canvas'), { width: 240, height: 48 });

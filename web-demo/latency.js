@@ -1,4 +1,4 @@
-// Measured glass-to-glass latency on the player (DESIGN.md, "Measuring latency"): every displayed frame of a
+// Measured glass-to-glass latency on the player (docs/architecture.md, "Measuring latency"): every displayed frame of a
 // <video> (requestVideoFrameCallback) is drawn to a small canvas, its time code (timecode.js) read, and compared
 // with the display time on the server's clock (clock.js). Keeps a sliding window and its p50/p95.
 import { BAND_FRACTION, readTimecode } from './timecode.js';

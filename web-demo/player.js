@@ -206,7 +206,7 @@ async function connectOnce(gen, streamName, established) {
     // Refused or unreachable: the offer was not taken, so the next attempt sends it again.
     if (pc.signalingState === 'have-local-offer') nextPeer = Promise.resolve(pc);
     else pc.close();
-    const status = Number(/^(\d{3}):/.exec(error.message)?.[1]);
+    const status = error.status; // a WhipWhepError's; undefined for network errors
     // 404 (not live yet / any more), 5xx, network errors: retry; 4xx otherwise (auth, bad name): give up
     if (status >= 400 && status < 500 && status !== 404 && status !== 429) throw new Fatal(error.message);
     throw error;

@@ -1,4 +1,4 @@
-// Machine-readable time code drawn into video frames, to measure glass-to-glass latency (DESIGN.md, "Measuring
+// Machine-readable time code drawn into video frames, to measure glass-to-glass latency (docs/architecture.md, "Measuring
 // latency"). Pure functions, no dependencies: used by the calibrator and play pages and by the Node tests.
 //
 // The pattern is a band along the bottom of the frame (BAND_ROWS / 18 of its height, full width), a grid of

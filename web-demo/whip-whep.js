@@ -1,41 +1,153 @@
-// Minimal WHIP/WHEP client for the demo pages (RFC 9725 and WHEP). No trickle: the offer is sent at once
-// (the server is ICE-lite and learns our address from our connectivity checks), which keeps joins fast.
-export class MediaSession {
-  constructor(pc, location, answer) {
-    this.pc = pc;
-    this.location = location;
-    /** The server's SDP answer as received (pc.remoteDescription is the browser's re-serialisation). */
-    this.answer = answer;
-  }
+// The WHIP/WHEP client of whipcast (RFC 9725 and WHEP): the HTTP side of a session, for the demo pages (served as
+// /whip-whep.js) and, unchanged, for the Node tests and benches (Node 20 has fetch), which drive werift peers with
+// it. The caller makes the RTCPeerConnection: the code only uses what werift's and the browsers' have in common.
+// Types: whip-whep.d.ts.
 
-  /** POSTs the offer of `pc` (created now unless it already has one: see preparePlay) and applies the answer. */
-  static async start(endpoint, pc, token) {
-    const startedAt = performance.now();
-    if (!pc.localDescription) await pc.setLocalDescription(await pc.createOffer());
-    const offeredAt = performance.now();
-    const response = await fetch(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: pc.localDescription.sdp,
-    });
-    const body = await response.text();
-    const fetchedAt = performance.now();
-    if (response.status !== 201) throw new Error(`${response.status}: ${body}`);
-    await pc.setRemoteDescription({ type: 'answer', sdp: body });
-    // The endpoint may be relative to the page (the demo pages use "/whip/…"), and Location relative to it.
-    const base = new URL(endpoint, document.baseURI);
-    const session = new MediaSession(pc, new URL(response.headers.get('location'), base).toString(), body);
-    /** performance.now() of each step: start, offer created, answer received, answer applied. */
-    session.timing = { startedAt, offeredAt, fetchedAt, answeredAt: performance.now() };
-    return session;
-  }
+export const SDP = 'application/sdp';
+export const SDPFRAG = 'application/trickle-ice-sdpfrag';
 
-  /** Ends the session with a DELETE (before closing the connection, so the server sees the DELETE, not a DTLS close). */
-  async stop() {
-    await fetch(this.location, { method: 'DELETE' }).catch(() => undefined);
-    this.pc.close();
+/** Long enough for any reason whipcast gives; an HTML error page from a proxy would otherwise flood the message. */
+const REASON_CHARS = 500;
+
+/** A request the server refused, or an answer that breaks the protocol: the status and the server's plain-text reason. */
+export class WhipWhepError extends Error {
+  constructor(method, url, status, body) {
+    super(`${method} ${url} → ${status}: ${body.length > REASON_CHARS ? `${body.slice(0, REASON_CHARS)}…` : body}`);
+    this.name = 'WhipWhepError';
+    this.method = method;
+    this.url = url;
+    this.status = status;
+    this.body = body;
   }
 }
+
+/** An endpoint relative to the page (the demo pages POST to "/whip/…"); in Node there is no page, so it must be absolute. */
+function absolute(endpoint) {
+  return new URL(endpoint, globalThis.document?.baseURI).toString();
+}
+
+const authorization = (token) => (token ? { authorization: `Bearer ${token}` } : {});
+
+/** A session resource the server created (its Location), and what the session's later requests need. */
+export class WhipWhepSession {
+  constructor({ location, answer, etag = null, link = null, token, fetch = globalThis.fetch, pc }) {
+    this.location = location;
+    /** The server's SDP answer as received (pc.remoteDescription is the peer's re-serialisation). */
+    this.answer = answer;
+    this.etag = etag;
+    this.link = link;
+    this.pc = pc;
+    /** performance.now() of each step, when negotiate() made the session. */
+    this.timing = undefined;
+    this.token = token;
+    this.fetch = fetch;
+  }
+
+  /** Trickles candidates (or end-of-candidates) of the current ICE session; the server answers 204. */
+  async trickle(fragment) {
+    await this.patch(fragment, this.etag ?? undefined);
+  }
+
+  /**
+   * Restarts ICE: the fragment carries the new ufrag and pwd; resolves to the server's fragment (its new ufrag,
+   * pwd and candidates), and the session keeps its new ETag.
+   */
+  async restartIce(fragment) {
+    const response = await this.patch(fragment, '*');
+    if (response.status !== 200) throw new WhipWhepError('PATCH', this.location, response.status, 'an ICE restart needs a 200 with the server\'s fragment');
+    this.etag = response.headers.get('etag') ?? this.etag;
+    return response.text();
+  }
+
+  /** Ends the session; throws unless the server answers 2xx (whipcast: 200, also for a session that just ended). */
+  async delete({ signal } = {}) {
+    const response = await this.request({ method: 'DELETE', headers: authorization(this.token), signal });
+    if (!response.ok) throw new WhipWhepError('DELETE', this.location, response.status, await response.text());
+  }
+
+  /**
+   * Hangs up: DELETE first, then closes the connection, so the server learns of it from the DELETE rather than from
+   * a DTLS close. A failed DELETE is not an error here: the server may be gone already.
+   */
+  async stop({ signal } = {}) {
+    await this.delete({ signal }).catch(() => undefined);
+    await this.pc?.close();
+  }
+
+  /** A request to the session resource. fetch is called unbound: a browser's refuses any `this` but the window. */
+  request(init) {
+    const fetch = this.fetch;
+    return fetch(this.location, init);
+  }
+
+  async patch(fragment, ifMatch) {
+    const response = await this.request({
+      method: 'PATCH',
+      headers: { 'content-type': SDPFRAG, ...(ifMatch ? { 'if-match': ifMatch } : {}), ...authorization(this.token) },
+      body: fragment,
+    });
+    if (!response.ok) throw new WhipWhepError('PATCH', this.location, response.status, await response.text());
+    return response;
+  }
+}
+
+/** POSTs an SDP offer; resolves to the session (Location resolved against the endpoint) or throws a WhipWhepError. */
+export async function postOffer(endpoint, offer, { token, fetch = globalThis.fetch, signal } = {}) {
+  const url = absolute(endpoint);
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': SDP, ...authorization(token) }, body: offer, signal });
+  const body = await response.text();
+  if (response.status !== 201) throw new WhipWhepError('POST', url, response.status, body);
+  const location = response.headers.get('location');
+  if (!location) throw new WhipWhepError('POST', url, response.status, 'the answer has no Location header');
+  return new WhipWhepSession({ location: new URL(location, url).toString(), answer: body, etag: response.headers.get('etag'), link: response.headers.get('link'), token, fetch });
+}
+
+/** Resolves once the connection has all its candidates (for a client that sends them in the offer, not by PATCH). */
+export function iceGathered(pc) {
+  return new Promise((resolve) => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    const changed = () => {
+      if (pc.iceGatheringState !== 'complete') return;
+      pc.removeEventListener('icegatheringstatechange', changed);
+      resolve();
+    };
+    pc.addEventListener('icegatheringstatechange', changed);
+  });
+}
+
+/**
+ * Sends the offer of `pc` (created now unless it has one: see preparePlay) and applies the answer. `gather`: wait
+ * for every candidate first, to send them all in the offer; without it the offer goes at once, which suits
+ * whipcast (ICE-lite: it learns the client's address from the client's connectivity checks) and keeps joins fast.
+ * The connection is the caller's to close if this throws.
+ */
+export async function negotiate(pc, endpoint, { gather = false, ...options } = {}) {
+  const startedAt = performance.now();
+  if (!pc.localDescription) await pc.setLocalDescription(await pc.createOffer());
+  if (gather) await iceGathered(pc);
+  const offeredAt = performance.now();
+  const session = await postOffer(endpoint, pc.localDescription.sdp, options);
+  const fetchedAt = performance.now();
+  await pc.setRemoteDescription({ type: 'answer', sdp: session.answer });
+  session.pc = pc;
+  session.timing = { startedAt, offeredAt, fetchedAt, answeredAt: performance.now() };
+  return session;
+}
+
+/**
+ * An sdpfrag (RFC 8840) for trickle or ICE restart: the ICE credentials, then the candidates of the media section
+ * `mid` (under the placeholder m= line RFC 9725 uses: the mid names the section, the m= line's content is ignored).
+ */
+export function sdpFragment({ ufrag, pwd, mid, candidates = [], endOfCandidates = false }) {
+  if (mid === undefined && (candidates.length > 0 || endOfCandidates)) throw new Error('sdpFragment: candidates need the mid of their media section');
+  const lines = [`a=ice-ufrag:${ufrag}`, `a=ice-pwd:${pwd}`];
+  if (mid !== undefined) lines.push('m=audio 9 RTP/AVP 0', `a=mid:${mid}`);
+  for (const candidate of candidates) lines.push(`a=${candidate.replace(/^a=/, '')}`);
+  if (endOfCandidates) lines.push('a=end-of-candidates');
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+// --- the demo pages' publisher and player (browser only) ---
 
 /** Publishes a MediaStream over WHIP, with the chosen video codec first (the connection is closed if that fails). */
 export async function publish(endpoint, stream, { codec = 'H264', token, simulcast = false } = {}) {
@@ -52,7 +164,7 @@ export async function publish(endpoint, stream, { codec = 'H264', token, simulca
       transceiver.setCodecPreferences([...wanted, ...codecs.filter((c) => !wanted.includes(c))]);
     }
   }
-  return MediaSession.start(endpoint, pc, token).catch((error) => {
+  return negotiate(pc, endpoint, { token }).catch((error) => {
     pc.close();
     throw error;
   });
@@ -78,5 +190,5 @@ export async function play(endpoint, video, { token, prepared } = {}) {
   pc.ontrack = (event) => {
     video.srcObject = event.streams[0] ?? new MediaStream([event.track]);
   };
-  return MediaSession.start(endpoint, pc, token);
+  return negotiate(pc, endpoint, { token });
 }

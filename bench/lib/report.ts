@@ -1,15 +1,9 @@
 // Output of the benchmarks: aligned tables on stdout, JSON under results/ (a timestamped file and <name>-latest.json).
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { projectRoot } from '../../test/helpers/web-demo.js';
 
-/** The project root: the nearest ancestor of this file with a package.json (works from bench/ and dist/bench/). */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
+export { projectRoot };
 
 export async function writeResults(name: string, data: unknown): Promise<{ file: string; latest: string }> {
   const dir = join(projectRoot(), 'results');

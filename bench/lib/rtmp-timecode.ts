@@ -6,9 +6,7 @@
 // averages a 16×16 window in each block's centre and thresholds at mid-grey. The rest of the picture is a
 // scrolling texture, so that the encoder (and a re-encoding bridge) has real work to do.
 
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { projectRoot } from './report.js';
+import { importWebDemo } from '../../test/helpers/web-demo.js';
 
 export const WIDTH = 1280;
 export const HEIGHT = 720;
@@ -82,9 +80,8 @@ export function stamp(frame: Buffer, code: TimeCode): void {
   }
 }
 
-/** web-demo/timecode.js, loaded from the project's web-demo/ (it is served to pages, not compiled into dist/). */
-type BrowserTimecode = typeof import('../../web-demo/timecode.js');
-const browserTimecode = (await import(pathToFileURL(join(projectRoot(), 'web-demo', 'timecode.js')).href)) as BrowserTimecode;
+/** web-demo/timecode.js, the pages' own. */
+const browserTimecode = await importWebDemo<typeof import('../../web-demo/timecode.js')>('timecode.js');
 
 /**
  * Also writes the pages' time code (web-demo/timecode.js: the band of cells along the bottom of the frame, the

@@ -2,7 +2,9 @@
 // moments that make up a time to first frame (POST sent, answer, DTLS connected, first video RTP, first IDR frame).
 import { performance } from 'node:perf_hooks';
 import { RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTime, useSdesMid } from 'werift';
+import { negotiate } from '../../test/helpers/werift.js';
 import { RtpFrames, type AccessUnit } from './rtmp-h264.js';
+import { hangUp } from './webrtc.js';
 
 const feedback = [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }];
 
@@ -71,26 +73,16 @@ export async function viewRtmp(url: string, onFrame: (unit: AccessUnit, at: numb
     if (state === 'connected') timings.connectedAt ??= performance.now();
   });
 
-  let location: string | undefined;
   try {
-    await pc.setLocalDescription(await pc.createOffer());
-    if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
-    timings.postAt = performance.now();
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription?.sdp ?? '' });
-    const answer = await response.text();
-    timings.answerAt = performance.now();
-    if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${answer.slice(0, 200)}`);
-    location = new URL(response.headers.get('location') ?? '', url).toString();
-    await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    const rtpmap = /m=video[\s\S]*?a=rtpmap:(\d+) H264\/90000[\s\S]*?a=fmtp:\1 ([^\r\n]*)/.exec(answer);
+    const session = await negotiate(pc, url);
+    timings.postAt = session.timing.offeredAt;
+    timings.answerAt = session.timing.fetchedAt;
+    const rtpmap = /m=video[\s\S]*?a=rtpmap:(\d+) H264\/90000[\s\S]*?a=fmtp:\1 ([^\r\n]*)/.exec(session.answer);
     return {
       timings,
       frames,
       answeredCodec: rtpmap ? `${rtpmap[1] ?? '?'} ${/profile-level-id=([0-9a-fA-F]+)/.exec(rtpmap[2] ?? '')?.[1] ?? '?'}` : '?',
-      close: async () => {
-        if (location) await fetch(location, { method: 'DELETE', signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-        await pc.close();
-      },
+      close: () => hangUp(session),
     };
   } catch (error) {
     await pc.close();

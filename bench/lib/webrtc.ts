@@ -12,7 +12,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from 'werift';
-import { bound, port } from '../../test/helpers/werift.js';
+import { bound, negotiate, port, type HttpSession } from '../../test/helpers/werift.js';
 import { isH264KeyFrameStart, SequenceTracker } from './rtp.js';
 import { divertRtp, ssrcsByKind, stopDiverting } from './udp.js';
 
@@ -52,35 +52,10 @@ export function peer(video: RTCRtpCodecParameters[], audio: RTCRtpCodecParameter
   });
 }
 
-export interface Negotiated {
-  location: string;
-  answer: string;
-  /** performance.now() just before the POST was sent. */
-  postAt: number;
-  /** performance.now() when the 201 arrived. */
-  answerAt: number;
-}
-
-/** Creates the offer (complete ICE gathering: no trickle), POSTs it, applies the answer. */
-export async function negotiate(pc: RTCPeerConnection, url: string, beforePost?: () => void): Promise<Negotiated> {
-  await pc.setLocalDescription(await pc.createOffer());
-  if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
-  beforePost?.();
-  const postAt = performance.now();
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription?.sdp ?? '' });
-  const body = await response.text();
-  const answerAt = performance.now();
-  if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${body.slice(0, 200)}`);
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  return { location: new URL(response.headers.get('location') ?? '', url).toString(), answer: body, postAt, answerAt };
-}
-
-export async function deleteSession(location: string): Promise<void> {
-  try {
-    await fetch(location, { method: 'DELETE', signal: AbortSignal.timeout(2000) });
-  } catch {
-    // The server may already be gone (end of a run); nothing to clean up then.
-  }
+/** Ends a session at the end of a run: DELETE, then close. The server may be gone already: this gives up on the
+ *  DELETE after 2 s and never throws. */
+export function hangUp(session: HttpSession): Promise<void> {
+  return session.stop({ signal: AbortSignal.timeout(2000) });
 }
 
 export interface EncoderOptions {
@@ -149,8 +124,7 @@ export async function publishFfmpeg(url: string, encoder: EncoderOptions = DEFAU
       ffmpeg.kill('SIGKILL');
       videoSocket.close();
       audioSocket?.close();
-      await deleteSession(session.location);
-      await pc.close();
+      await hangUp(session);
     },
     kill: () => {
       closed = true;
@@ -159,7 +133,11 @@ export async function publishFfmpeg(url: string, encoder: EncoderOptions = DEFAU
   };
 }
 
-export interface ViewerTimings extends Negotiated {
+export interface ViewerTimings {
+  /** performance.now() just before the POST was sent. */
+  postAt: number;
+  /** performance.now() when the 201 arrived. */
+  answerAt: number;
   connectedAt?: number;
   firstRtpAt?: number;
   firstVideoAt?: number;
@@ -192,8 +170,6 @@ export interface ViewOptions {
    * werift media path: see udp.ts). Needs installUdpHooks() in this process; key frames are not detected then.
    */
   light?: boolean;
-  /** Called just before the POST (after ICE gathering), e.g. to start a clock. */
-  beforePost?: () => void;
 }
 
 /** A recvonly WHEP viewer that keeps counters, not packets. */
@@ -220,14 +196,15 @@ export async function view(url: string, options: ViewOptions = {}): Promise<View
   pc.connectionStateChange.subscribe((state) => {
     if (state === 'connected' && timings.connectedAt === undefined) timings.connectedAt = performance.now();
   });
-  let session: Negotiated;
+  let session: HttpSession;
   try {
-    session = await negotiate(pc, url, options.beforePost);
+    session = await negotiate(pc, url);
   } catch (error) {
     await pc.close();
     throw error;
   }
-  Object.assign(timings, session);
+  timings.postAt = session.timing.offeredAt;
+  timings.answerAt = session.timing.fetchedAt;
   const diverted: { ssrc: number; tracker: SequenceTracker }[] = [];
   let reports: NodeJS.Timeout | undefined;
   if (options.light) {
@@ -266,8 +243,7 @@ export async function view(url: string, options: ViewOptions = {}): Promise<View
     close: async () => {
       clearInterval(reports);
       for (const { ssrc } of diverted) stopDiverting(ssrc);
-      await deleteSession(session.location);
-      await pc.close();
+      await hangUp(session);
     },
   };
 }

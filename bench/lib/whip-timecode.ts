@@ -4,9 +4,9 @@
 // would. The encoder ignores PLI: key frames come every `gop` frames.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MediaStreamTrack } from 'werift';
-import { bound, port } from '../../test/helpers/werift.js';
+import { bound, negotiate, port } from '../../test/helpers/werift.js';
 import { rawInputArgs, x264Args, type EncoderSettings } from './rtmp-generator.js';
-import { deleteSession, h264, negotiate, opus, peer } from './webrtc.js';
+import { h264, hangUp, opus, peer } from './webrtc.js';
 
 /** The SDP profile of x264's default (High) at level 3.1: what the encoder actually sends. */
 const HIGH_PROFILE = '64001f';
@@ -59,8 +59,7 @@ export async function publishTimeCode(url: string, fifo: string, settings: Encod
       encoder.kill('SIGKILL');
       videoSocket.close();
       audioSocket?.close();
-      await deleteSession(session.location);
-      await pc.close();
+      await hangUp(session);
     },
   };
 }

@@ -3,7 +3,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription, SessionDescription } from 'sdp-transform';
 import type { types as ms } from 'mediasoup';
-import { paramsOf } from '../codecs.js';
+import { paramsOf } from '../tracks.js';
 import type { OfferedMedia, ParsedOffer } from './offer.js';
 
 export interface LocalIce {

@@ -3,8 +3,7 @@
 import * as sdpTransform from 'sdp-transform';
 import type { MediaDescription } from 'sdp-transform';
 import { SdpError } from '../errors.js';
-
-export type MediaKind = 'audio' | 'video';
+import type { TrackKind } from '../tracks.js';
 
 export interface OfferedCodec {
   payloadType: number;
@@ -33,7 +32,7 @@ export interface OfferedSsrcs {
 export interface OfferedMedia {
   index: number;
   mid: string;
-  kind: MediaKind | 'application' | 'other';
+  kind: TrackKind | 'application' | 'other';
   /** Raw m-line type, echoed when rejecting. */
   type: string;
   protocol: string;

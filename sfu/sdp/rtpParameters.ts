@@ -1,17 +1,19 @@
 // Translation between offered m= sections and mediasoup RTP parameters/capabilities.
 import type { types as ms } from 'mediasoup';
-import { describeCodec, isAuxiliaryCodec, isSupportedMediaCodec, paramsOf } from '../codecs.js';
+import { describeCodec, isAuxiliaryCodec, isSupportedMediaCodec } from '../codecs.js';
+import { paramsOf } from '../tracks.js';
 import { NoCommonCodecError } from '../errors.js';
-import type { MediaKind, OfferedCodec, OfferedHeaderExtension, OfferedMedia } from './offer.js';
+import type { OfferedCodec, OfferedHeaderExtension, OfferedMedia } from './offer.js';
+import type { TrackKind } from '../tracks.js';
 
 /** What we accept from one sending m= section: the producer's parameters. */
 export interface AcceptedSendMedia {
   media: OfferedMedia;
-  kind: MediaKind;
+  kind: TrackKind;
   rtpParameters: ms.RtpParameters;
 }
 
-export function isMediaSection(m: OfferedMedia): m is OfferedMedia & { kind: MediaKind } {
+export function isMediaSection(m: OfferedMedia): m is OfferedMedia & { kind: TrackKind } {
   return m.kind === 'audio' || m.kind === 'video';
 }
 
@@ -69,7 +71,7 @@ export interface ViewerTrackMatch {
  * VP9 profile). For H264 any packetization-mode=1 entry does, preferring the same profile: browsers' H264
  * decoders take every profile whatever the negotiated profile-level-id, while mediasoup matches profiles exactly.
  */
-export function matchViewerCodec(m: OfferedMedia & { kind: MediaKind }, streamCodec: ms.RtpCodecParameters): ViewerTrackMatch | undefined {
+export function matchViewerCodec(m: OfferedMedia & { kind: TrackKind }, streamCodec: ms.RtpCodecParameters): ViewerTrackMatch | undefined {
   const mime = streamCodec.mimeType.toLowerCase();
   const candidates = m.codecs.filter((c) => {
     if (c.mimeType.toLowerCase() !== mime || c.clockRate !== streamCodec.clockRate) return false;
@@ -110,7 +112,7 @@ function toCodecParameters(c: OfferedCodec): ms.RtpCodecParameters {
   };
 }
 
-function supportedExtensions(kind: MediaKind, offered: OfferedHeaderExtension[], routerCaps: ms.RtpCapabilities): OfferedHeaderExtension[] {
+function supportedExtensions(kind: TrackKind, offered: OfferedHeaderExtension[], routerCaps: ms.RtpCapabilities): OfferedHeaderExtension[] {
   const known = new Set((routerCaps.headerExtensions ?? []).filter((e) => e.kind === kind).map((e) => e.uri));
   return offered.filter((e) => known.has(e.uri));
 }

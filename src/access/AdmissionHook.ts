@@ -5,14 +5,12 @@ import { Type } from 'typebox';
 import { Value } from 'typebox/value';
 import type { Logger } from 'pino';
 import { Refusal, type MediaRequest } from '../core/index.js';
-import { signedHeaders } from '../notify/CallbackSender.js';
+import type { SignedPoster } from '../notify/SignedPoster.js';
 
 export type AdmissionAction = 'publish' | 'play';
 
 export interface AdmissionConfig {
   url?: string | undefined;
-  /** HMAC secret of the request signature (default: callbacks.secret). */
-  secret?: string | undefined;
   timeoutMs: number;
   default: 'allow' | 'deny';
 }
@@ -27,6 +25,8 @@ export class AdmissionHook {
 
   constructor(
     private readonly config: AdmissionConfig,
+    /** Signs with admission.secret, or callbacks.secret. */
+    private readonly poster: SignedPoster,
     private readonly logger: Logger,
   ) {}
 
@@ -64,7 +64,7 @@ export class AdmissionHook {
     const body = JSON.stringify(payload);
     let answer: unknown;
     try {
-      const response = await fetch(url, { method: 'POST', headers: signedHeaders(body, this.config.secret), body, signal: AbortSignal.timeout(this.config.timeoutMs) });
+      const response = await this.poster.post(url, body, this.config.timeoutMs);
       if (!response.ok) {
         await response.body?.cancel();
         return fallback(`answered ${response.status}`);

@@ -4,7 +4,7 @@
 // domain get the default domain, built from the top-level settings, so localhost works without configuration.
 import { hostName } from '../core/host.js';
 import type { Config } from '../config/config.js';
-import { accessListProblems, domainProblems } from '../config/validation.js';
+import { accessListProblems, domainProblems } from '../config/domains.js';
 
 export type LatencyMode = 'sub-second' | 'half-second';
 export type DomainType = 'ingest' | 'streaming' | 'both';

@@ -3,7 +3,7 @@
 // hosts, with `*` wildcards (`*.example.com` matches sub.example.com; a bare `example.com` also matches its
 // subdomains), or full URL prefixes. Deny lists win over allow lists; an empty allow list means "everyone".
 import { BlockList, isIP } from 'node:net';
-import { addIpListEntry } from '../config/validation.js';
+import { addIpListEntry } from '../config/domains.js';
 
 export class IpList {
   private readonly list = new BlockList();

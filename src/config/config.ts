@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { accessListProblems, domainProblems } from './validation.js';
-import { recordingConfigProblems, RecordingConfigSchema } from '../recording/config.js'; // recording
+import { accessListProblems, DomainSchema, domainProblems, IpListSchema, LatencyMode, RefererSchema, SigningKeys } from './domains.js';
+import { recordingConfigProblems, RecordingConfigSchema } from './recording.js'; // recording
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
 export const RelayRuleSchema = Type.Object(
@@ -22,39 +22,6 @@ export const RelayRuleSchema = Type.Object(
   { additionalProperties: false },
 );
 export type RelayRule = Static<typeof RelayRuleSchema>;
-
-const LatencyMode = Type.Union([Type.Literal('sub-second'), Type.Literal('half-second')], { default: 'sub-second' });
-
-// Access control (src/domains, src/auth/AccessAuthorizer): per domain, or top-level for the default domain.
-const StringList = Type.Array(Type.String({ minLength: 1 }));
-/** Referer lists of playback requests: exact hosts or wildcards (*.example.com), deny before allow. */
-const RefererSchema = Type.Object({ allow: Type.Optional(StringList), deny: Type.Optional(StringList), allowEmpty: Type.Boolean({ default: true }) }, { additionalProperties: false });
-/** Client address lists: addresses or CIDR ranges, IPv4 and IPv6; deny before allow. */
-const IpListSchema = Type.Object({ allow: Type.Optional(StringList), deny: Type.Optional(StringList) }, { additionalProperties: false });
-const SigningKeys = {
-  /** Signed URLs (method A, CONTRACT.md): with a key, every publish and play needs a valid auth_key. */
-  primaryKey: Type.Optional(Type.String({ minLength: 1 })),
-  /** Also accepted, for key rotation. */
-  secondaryKey: Type.Optional(Type.String({ minLength: 1 })),
-};
-export const DomainSchema = Type.Object(
-  {
-    host: Type.String({ minLength: 1 }),
-    latencyMode: LatencyMode,
-    /** ingest (receives streams), streaming (serves them) or, when left out, both. */
-    type: Type.Optional(Type.Union([Type.Literal('ingest'), Type.Literal('streaming')])),
-    /** For a streaming domain: the ingest domain its streams come from. */
-    ingestDomain: Type.Optional(Type.String({ minLength: 1 })),
-    auth: Type.Optional(
-      Type.Object({ ...SigningKeys, validityMinutes: Type.Integer({ minimum: 1, default: 1440 }) }, { additionalProperties: false }),
-    ),
-    referer: Type.Optional(RefererSchema),
-    ip: Type.Optional(IpListSchema),
-    /** Origins allowed to call this domain from a browser (default: http.corsOrigin). */
-    corsOrigins: Type.Optional(StringList),
-  },
-  { additionalProperties: false },
-);
 
 export const ConfigSchema = Type.Object(
   {

@@ -1,19 +1,17 @@
 // Live feeds over WebSocket (issue 6):
-// - GET /api/events (admin: the admin token as ?token= or Bearer, else loopback only, like /api): every second a
-//   snapshot of the live streams (what GET /api/streams returns) with the latency their viewers report.
+// - GET /api/events (admin, like /api, with the token also as ?token=): every second a snapshot of the live streams
+//   (what GET /api/streams returns) with the latency their viewers report.
 // - GET /ws/player (public): players (play.html) report their measured glass-to-glass latency and time to first
 //   frame. Every message is validated; messages are size- and rate-capped; garbage is ignored, persistent abuse
 //   closes the socket. Reports are kept only for live streams, a bounded number per stream, and expire.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
-import { sameSecret } from '../access/Authorizer.js';
-import type { DenialCounter } from '../access/denials.js';
+import { STREAM_NAME_PATTERN } from '../core/index.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import { describeStream, type StreamExtras } from '../streams/describe.js';
-import { adminRefusal } from './api.js';
+import { adminGuard, type AdminGuardOptions } from './adminGuard.js';
 
 /** What a player sends. */
 export const ViewerReportSchema = Type.Object(
@@ -47,11 +45,9 @@ export interface ViewerLatency {
   reports: StoredReport[];
 }
 
-export interface EventsOptions {
+export interface EventsOptions extends AdminGuardOptions {
   registry: StreamRegistry;
   extras: StreamExtras;
-  adminToken: string | undefined;
-  denials?: DenialCounter;
   /** Called with each accepted report; ttffMs only the first time a viewer connection reports one. */
   onReport?: (report: { app: string; stream: string; latencyMs: number | null; ttffMs: number | null }) => void;
   /** Snapshot period (default 1000 ms). */
@@ -122,15 +118,6 @@ export class ViewerReports {
   }
 }
 
-/** The admin rule of /api, with the token also accepted as ?token= (browsers cannot set headers on a WebSocket). */
-function eventsRefusal(request: FastifyRequest, token: string | undefined) {
-  const given = (request.query as Record<string, unknown> | undefined)?.token;
-  if (token !== undefined && typeof given === 'string' && given !== '') {
-    return sameSecret(given, token) ? undefined : new Refusal('denied', 'invalid admin token');
-  }
-  return adminRefusal(request, token);
-}
-
 export async function events(fastify: FastifyInstance, options: EventsOptions): Promise<void> {
   await fastify.register(websocket, { options: { maxPayload: MAX_MESSAGE_BYTES } });
   const { registry } = options;
@@ -168,11 +155,7 @@ export async function events(fastify: FastifyInstance, options: EventsOptions): 
     {
       websocket: true,
       schema: { hide: true },
-      onRequest: (request, _reply, next) => {
-        const refusal = eventsRefusal(request, options.adminToken);
-        if (refusal) options.denials?.record('admin_token');
-        next(refusal);
-      },
+      onRequest: adminGuard(options, { tokenInQuery: true }), // on the route only: /ws/player beside it is public
     },
     (raw: unknown) => {
       const socket = raw as Socket;

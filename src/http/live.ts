@@ -5,11 +5,11 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
 import { mediaRequest } from '../../signaling/index.js';
-import { encodeTag, flvHeader } from '../media/flv/tag.js';
+import { encodeTag, flvHeader, type FlvTag } from '../media/flv/tag.js';
 import type { LiveHls } from '../media/LiveHls.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
@@ -32,7 +32,7 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
     const ext = match.ext ?? 'ts';
     const liveStream = await admit(options.registry, request, request.params.app, stream, ext);
     void reply.header('cache-control', 'no-cache');
-    if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request, reply));
+    if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request));
     if (ext === 'm3u8') {
       const playlist = await readFile(await options.hls.playlist(liveStream), 'utf8');
       return reply.type('application/vnd.apple.mpegurl').send(withCredentials(playlist, request.query as Record<string, unknown>));
@@ -64,27 +64,21 @@ export function withCredentials(playlist: string, query: Record<string, unknown>
 }
 
 /** The live stream as FLV: header, metadata and sequence headers, the current GOP, then live tags. */
-function flvStream(live: LiveStream, request: FastifyRequest, reply: FastifyReply): PassThrough {
+function flvStream(live: LiveStream, request: FastifyRequest): PassThrough {
   const out = new PassThrough();
   out.write(flvHeader(live.feed.tracks.audio, live.feed.tracks.video));
-  const subscription = live.feed.subscribe((tag) => {
+  const onTag = (tag: FlvTag): void => {
+    if (out.destroyed) return;
     if (out.writableLength > MAX_FLV_BACKLOG_BYTES) {
       request.log.warn({ stream: `${live.app}/${live.stream}` }, 'HTTP-FLV client too slow; disconnecting');
-      finish();
       out.destroy();
       return;
     }
     out.write(encodeTag(tag));
-  }, 'gop');
-  const end = (): void => {
-    finish();
-    out.end();
   };
-  function finish(): void {
-    subscription.close();
-    live.feed.off('end', end);
-  }
-  live.feed.once('end', end);
-  reply.raw.once('close', finish); // the player went away
+  const subscription = live.feed.subscribe(onTag, 'gop', () => out.end());
+  // However the response ends (stream over, client too slow, player gone: fastify then destroys `out`). 'close'
+  // comes after subscribe() has returned even when the GOP it replays already overflows the backlog.
+  out.once('close', () => subscription.close());
   return out;
 }

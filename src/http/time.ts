@@ -1,5 +1,5 @@
 // GET /time: the server's clock, public (no auth), for the demo pages' NTP-style offset estimate (web-demo/clock.js,
-// DESIGN.md "Measuring latency"): t1 when the request arrived, t2 when the answer leaves, epoch ms with sub-ms
+// docs/architecture.md "Measuring latency"): t1 when the request arrived, t2 when the answer leaves, epoch ms with sub-ms
 // resolution.
 import type { FastifyInstance } from 'fastify';
 

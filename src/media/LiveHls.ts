@@ -7,7 +7,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Refusal } from '../core/index.js';
-import { feedInput, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
+import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import type { LiveStream } from '../streams/StreamRegistry.js';
 
 export interface LiveHlsOptions {
@@ -33,6 +33,7 @@ export class LiveHls {
 
   constructor(
     private readonly options: LiveHlsOptions,
+    private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
   ) {}
 
@@ -82,6 +83,7 @@ export class LiveHls {
     const ffmpeg = new ManagedFfmpeg({
       input: feedInput(live.feed, 'gop', ['-analyzeduration', '1000000']),
       graceful: false,
+      ffmpegs: this.ffmpegs,
       logger: this.logger.child({ stream: key(live) }),
       output: (command) =>
         command.output(playlist).outputOptions([

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { Refusal } from '../core/index.js';
 import type { RelayRule } from '../config/config.js';
-import { feedInput, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
+import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
 export interface StoredRelayRule extends RelayRule {
@@ -69,6 +69,7 @@ export class RelayManager {
   constructor(
     private readonly registry: StreamRegistry,
     rules: RelayRule[],
+    private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
   ) {
     this.rules = rules.map((rule) => ({ ...rule, id: this.newId() }));
@@ -122,6 +123,7 @@ export class RelayManager {
       const ffmpeg = new ManagedFfmpeg({
         input: feedInput(live.feed, 'gop', ['-analyzeduration', '1000000']),
         graceful: true,
+        ffmpegs: this.ffmpegs,
         logger,
         output: (command) => command.output(url).outputOptions(['-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'flv', '-flvflags', 'no_duration_filesize', '-rw_timeout', '10000000']),
       });
@@ -151,7 +153,7 @@ function matches(rule: RelayRule, live: LiveStream): boolean {
 }
 
 /** The target URL with {app}/{stream} ({AppName}/{StreamName}) filled in. */
-export function targetUrl(template: string, live: { app: string; stream: string }): string {
+function targetUrl(template: string, live: { app: string; stream: string }): string {
   return template.replace(/\{(app|AppName)\}/g, live.app).replace(/\{(stream|StreamName)\}/g, live.stream);
 }
 

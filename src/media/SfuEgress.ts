@@ -7,8 +7,8 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type { Logger } from 'pino';
 import sdpTransform from 'sdp-transform';
-import { paramsOf, type PlainSubscriber, type PlainTrack, type Room } from '../../sfu/index.js';
-import { ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
+import type { PlainSubscriber, PlainTrack, Room } from '../../sfu/index.js';
+import { type FfmpegProcesses, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import { freeUdpPortPair } from './ffmpeg/udpPorts.js';
 import { FlvFeed, type FeedDemand } from './flv/FlvFeed.js';
 import { FlvDemuxer } from './flv/tag.js';
@@ -19,12 +19,12 @@ export interface EgressOptions {
 }
 
 /** The feed of a WebRTC-published stream, backed by an egress that runs on demand. */
-export function egressFeed(name: string, room: Room, options: EgressOptions, logger: Logger): FlvFeed {
-  const kinds = new Set(room.producers.map((p) => p.kind));
+export function egressFeed(name: string, room: Room, options: EgressOptions, ffmpegs: FfmpegProcesses, logger: Logger): FlvFeed {
+  const kinds = new Set(room.tracks().map((t) => t.kind));
   let egress: SfuEgress | undefined;
   const demand: FeedDemand = {
     start: () => {
-      egress = new SfuEgress(room, feed, options, logger.child({ component: 'egress', stream: name }));
+      egress = new SfuEgress(room, feed, options, ffmpegs, logger.child({ component: 'egress', stream: name }));
       egress.start();
     },
     stop: () => {
@@ -37,7 +37,7 @@ export function egressFeed(name: string, room: Room, options: EgressOptions, log
   return feed;
 }
 
-export class SfuEgress {
+class SfuEgress {
   private subscriber: PlainSubscriber | undefined;
   private ffmpeg: ManagedFfmpeg | undefined;
   private keyFrameTimer: NodeJS.Timeout | undefined;
@@ -47,6 +47,7 @@ export class SfuEgress {
     private readonly room: Room,
     private readonly feed: FlvFeed,
     private readonly options: EgressOptions,
+    private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
   ) {}
 
@@ -66,7 +67,7 @@ export class SfuEgress {
 
   private async run(): Promise<void> {
     const receivers = await Promise.all(
-      [...new Set(this.room.producers.map((p) => p.kind))].map(async (kind) => {
+      [...new Set(this.room.tracks().map((t) => t.kind))].map(async (kind) => {
         const port = await freeUdpPortPair();
         return { kind, ip: '127.0.0.1', port, rtcpPort: port + 1 };
       }),
@@ -81,6 +82,7 @@ export class SfuEgress {
     const sdp = inputSdp(subscriber.tracks);
     const ffmpeg = new ManagedFfmpeg({
       graceful: false,
+      ffmpegs: this.ffmpegs,
       logger: this.logger,
       input: (command) => {
         const input = new PassThrough();
@@ -110,7 +112,7 @@ export class SfuEgress {
 }
 
 /** What FFmpeg needs to receive the tracks: an SDP with their ports, payload types and codec parameters. */
-export function inputSdp(tracks: PlainTrack[]): string {
+function inputSdp(tracks: PlainTrack[]): string {
   return sdpTransform.write({
     version: 0,
     origin: { username: '-', sessionId: 0, sessionVersion: 0, netType: 'IN', ipVer: 4, address: '127.0.0.1' },
@@ -120,7 +122,7 @@ export function inputSdp(tracks: PlainTrack[]): string {
     media: tracks.map((track) => {
       const { codec } = track;
       const name = codec.mimeType.split('/')[1] ?? codec.mimeType;
-      const params = Object.entries(paramsOf(codec)).map(([k, v]) => `${k}=${String(v)}`).join(';');
+      const params = Object.entries(codec.parameters).map(([k, v]) => `${k}=${String(v)}`).join(';');
       return {
         type: track.kind,
         port: track.receiver.port,

@@ -1,30 +1,7 @@
-// Event callbacks: JSON POSTs to a configured URL, signed with HMAC-SHA256, retried with backoff, through a
-// bounded queue. send() never waits and never throws, so media code can call it anywhere.
-//
-// Signature (README "Callbacks and admission hook"): the request carries
-//   X-Whipcast-Timestamp: <unix seconds>
-//   X-Whipcast-Signature: sha256=<lowercase hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
-// (the signature header only when a secret is configured).
-import { createHmac } from 'node:crypto';
+// Event callbacks: JSON POSTs to a configured URL, signed (SignedPoster), retried with backoff, through a bounded
+// queue. send() never waits and never throws, so media code can call it anywhere.
 import type { Logger } from 'pino';
-
-export const TIMESTAMP_HEADER = 'x-whipcast-timestamp';
-export const SIGNATURE_HEADER = 'x-whipcast-signature';
-
-/** `sha256=<hex>` of HMAC-SHA256(secret, `${timestamp}.${body}`). */
-export function signPayload(secret: string, timestamp: number | string, body: string): string {
-  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
-
-/** The headers of a signed JSON POST (timestamp always; signature with a secret). */
-export function signedHeaders(body: string, secret: string | undefined, now: number = Date.now()): Record<string, string> {
-  const timestamp = Math.floor(now / 1000);
-  return {
-    'content-type': 'application/json',
-    [TIMESTAMP_HEADER]: String(timestamp),
-    ...(secret === undefined ? {} : { [SIGNATURE_HEADER]: signPayload(secret, timestamp, body) }),
-  };
-}
+import { SignedPoster } from './SignedPoster.js';
 
 export interface CallbackSenderOptions {
   /** Where events go unless send() names another URL. */
@@ -55,6 +32,7 @@ export class CallbackSender {
   private readonly timeoutMs: number;
   private readonly queueSize: number;
   private readonly concurrency: number;
+  private readonly poster: SignedPoster;
   /** Events given up or dropped, for logs and tests. */
   dropped = 0;
 
@@ -66,6 +44,7 @@ export class CallbackSender {
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.queueSize = options.queueSize ?? 1000;
     this.concurrency = options.concurrency ?? 4;
+    this.poster = new SignedPoster(options.secret);
   }
 
   /** The configured URL (callbacks.url). */
@@ -117,8 +96,7 @@ export class CallbackSender {
       if (attempt > 0) await this.sleep(this.retryDelaysMs[attempt - 1] ?? 0);
       if (this.closed) break;
       try {
-        // Signed per attempt: the timestamp is the time of sending.
-        const response = await fetch(job.url, { method: 'POST', headers: signedHeaders(job.body, this.options.secret), body: job.body, signal: AbortSignal.timeout(this.timeoutMs) });
+        const response = await this.poster.post(job.url, job.body, this.timeoutMs);
         await response.body?.cancel();
         if (response.ok) return;
         this.logger.warn({ url: job.url, status: response.status, event: job.event, attempt }, 'callback refused');

@@ -1,6 +1,5 @@
 // Stream events as callbacks: publish / unpublish (the registry's live / offline) and play / stop_play (WHEP
 // session resources opening and closing). Fire and forget.
-import type { Session, SessionStore } from '../../signaling/index.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import type { CallbackSender } from './CallbackSender.js';
 
@@ -18,21 +17,40 @@ export interface StreamEvent extends Record<string, unknown> {
   durationSeconds?: number;
 }
 
-export function attachStreamCallbacks(registry: StreamRegistry, sessions: SessionStore, sender: CallbackSender): void {
+/** The parts of a WHIP/WHEP session resource (signaling/'s Session) a play event carries. */
+export interface PlaySession {
+  id: string;
+  kind: string;
+  app: string;
+  stream: string;
+  host: string;
+  ip: string;
+}
+
+/** signaling/'s SessionStore as seen from here (notify/ does not import the protocol layer). */
+export interface SessionEvents {
+  on(event: 'open', listener: (session: PlaySession) => void): unknown;
+  on(event: 'close', listener: (session: PlaySession, reason: string) => void): unknown;
+}
+
+export function attachStreamCallbacks(registry: StreamRegistry, sessions: SessionEvents, sender: CallbackSender): void {
   if (!sender.enabled) return;
 
-  // A WHEP session resource is one play: its request's address and host are on the session.
+  // A WHEP session resource is one play: its request's address and host are on the session. One 'close' listener
+  // for all of them (not one per session on the shared store), finding the play by its session.
+  const plays = new Map<PlaySession, { joinedAt: number; play: Pick<StreamEvent, 'app' | 'stream' | 'domain' | 'protocol' | 'ip' | 'sessionId'> }>();
   sessions.on('open', (session) => {
     if (session.kind !== 'whep') return;
     const joinedAt = Date.now();
     const play = { app: session.app, stream: session.stream, domain: session.host, protocol: 'whep', ip: session.ip, sessionId: session.id };
+    plays.set(session, { joinedAt, play });
     sender.send({ event: 'play', ...play, time: new Date(joinedAt).toISOString() } satisfies StreamEvent);
-    const onClose = (closed: Session, reason: string): void => {
-      if (closed !== session) return;
-      sessions.off('close', onClose);
-      sender.send({ event: 'stop_play', ...play, time: new Date().toISOString(), reason, durationSeconds: Math.round((Date.now() - joinedAt) / 100) / 10 } satisfies StreamEvent);
-    };
-    sessions.on('close', onClose);
+  });
+  sessions.on('close', (session, reason) => {
+    const joined = plays.get(session);
+    if (!joined) return;
+    plays.delete(session);
+    sender.send({ event: 'stop_play', ...joined.play, time: new Date().toISOString(), reason, durationSeconds: Math.round((Date.now() - joined.joinedAt) / 100) / 10 } satisfies StreamEvent);
   });
 
   registry.on('live', (stream) => {

@@ -10,11 +10,12 @@ import { mkdirSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Logger } from 'pino';
-import { feedInput, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
 import type { FeedStart, FlvSource } from '../media/flv/FlvFeed.js';
 import { CMAF_SEGMENT_FORMAT_OPTIONS } from './media.js';
 import { commitFragmented, newRecordingId, totalDuration, type FinaliseHooks, type RecordingIndex, type RecordingRecord } from './RecordingIndex.js';
-import { expandNaming, type RecordFormat, type RecordTemplate } from './templates.js';
+import { expandNaming } from './templates.js';
+import { type RecordFormat, type RecordTemplate } from '../config/recording.js';
 
 export type RecorderState = 'recording' | 'splicing' | 'finalising' | 'done';
 
@@ -35,6 +36,7 @@ export interface RecorderOptions {
   cycleMinutes: number;
   index: RecordingIndex;
   hooks: RecorderHooks;
+  ffmpegs: FfmpegProcesses;
   logger: Logger;
 }
 
@@ -195,6 +197,7 @@ export class Recorder {
     const ffmpeg = new ManagedFfmpeg({
       input: feedInput(feed, start),
       graceful: true,
+      ffmpegs: this.options.ffmpegs,
       logger: this.options.logger,
       output: (command) => {
         attempt++;

@@ -8,7 +8,8 @@ import type { Logger } from 'pino';
 import { renderPlaylist, type PlaylistSegment } from './playlist.js';
 import { concatFiles, concatList, fragmentedLayout, probeDuration, probeFragmentedSpan, remux } from './media.js';
 import type { RecordingStorage } from './storage.js';
-import { expandNaming, type RecordFormat } from './templates.js';
+import { expandNaming } from './templates.js';
+import { type RecordFormat } from '../config/recording.js';
 import { Refusal } from '../core/index.js';
 
 export interface SegmentEntry {

@@ -6,13 +6,16 @@ import type { Logger } from 'pino';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 import { sendCallback } from './callbacks.js';
 import { CallbackSender } from '../notify/CallbackSender.js';
-import type { RecordingConfig } from './config.js';
+import type { RecordingConfig } from '../config/recording.js';
 import { Recorder, type RecorderHooks } from './Recorder.js';
 import { RecordingIndex, totalDuration, type RecordingRecord } from './RecordingIndex.js';
 import { LocalStorage } from './storage.js';
-import { expandNaming, matchTemplate, validateTemplate, type RecordFormat, type RecordTemplate } from './templates.js';
+import { expandNaming, matchTemplate } from './templates.js';
+import { validateTemplate, type RecordFormat, type RecordTemplate } from '../config/recording.js';
 import { askOnDemand, needRecord } from './triggers.js';
-import { Refusal } from '../core/index.js';
+import { Refusal, streamKey, streamPath } from '../core/index.js';
+import type { SignedPoster } from '../notify/SignedPoster.js';
+import type { FfmpegProcesses } from '../media/ffmpeg/ManagedFfmpeg.js';
 
 export type RecordingCommand = 'start' | 'stop' | 'restart' | 'cancel_delay';
 
@@ -25,7 +28,6 @@ export interface RecordingState {
   durationSeconds: number;
 }
 
-const key = (app: string, stream: string) => `${app}/${stream}`;
 
 /** `decision`: whether a stream that went live is recorded, and why (for logs and tests). */
 export type RecordingServiceEvents = { decision: [{ app: string; stream: string; record: boolean; reason: string }] };
@@ -45,8 +47,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
     private readonly config: RecordingConfig,
     private readonly registry: StreamRegistry,
     private readonly logger: Logger,
-    /** Delivers the recording events (signed, retried); without one they go unsigned to callbackUrl only. */
-    private readonly callbacks: CallbackSender = new CallbackSender({}, logger),
+    /** Delivers the recording events (signed, retried). */
+    private readonly callbacks: CallbackSender,
+    /** Signs the on-demand request. */
+    private readonly poster: SignedPoster,
+    private readonly ffmpegs: FfmpegProcesses,
   ) {
     super();
     for (const template of config.templates) this.templates.set(template.id, template);
@@ -74,7 +79,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   private readonly hooks: RecorderHooks = {
     started: (record) => {
-      this.logger.info({ id: record.id, stream: key(record.app, record.stream), template: record.templateId }, 'recording started');
+      this.logger.info({ id: record.id, stream: streamPath(record), template: record.templateId }, 'recording started');
       this.send({ event: 'record_started', ...this.base(record), templateId: record.templateId, formats: record.formats });
     },
     fileFinished: (record, file) => {
@@ -120,7 +125,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   private async streamLive(live: LiveStream): Promise<void> {
     if (this.closed) return;
-    const name = key(live.app, live.stream);
+    const name = live.key;
     const existing = this.recorders.get(name);
     if (existing?.state === 'splicing') {
       existing.resume(live.feed);
@@ -158,6 +163,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         break;
       case 'on-demand': {
         const decision = await askOnDemand(
+          this.poster,
           this.config.onDemandUrl,
           { event: 'record_request', domain: live.host, app: live.app, stream: live.stream, templateId: template.id, formats: template.formats },
           this.config.onDemandTimeoutMs,
@@ -170,7 +176,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         formats = decision.formats;
         cycleMinutes = decision.cycleMinutes ?? cycleMinutes;
         // The stream may have ended (or been recorded) while we asked.
-        if (live.feed.ended || this.registry.get(live.app, live.stream) !== live || this.recorders.has(name) || this.closed) return;
+        if (live.feed.ended || !this.registry.isLive(live) || this.recorders.has(name) || this.closed) return;
         decide(true, decision.reason);
         break;
       }
@@ -180,10 +186,10 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   private async begin(live: LiveStream, template: RecordTemplate, formats: RecordFormat[], cycleMinutes: number): Promise<Recorder> {
-    const name = key(live.app, live.stream);
+    const name = live.key;
     const recorder = new Recorder(
       { domain: live.host.replace(/:\d+$/, ''), app: live.app, stream: live.stream },
-      { template, formats, cycleMinutes, index: this.index, hooks: this.hooks, logger: this.logger.child({ recording: name }) },
+      { template, formats, cycleMinutes, index: this.index, hooks: this.hooks, ffmpegs: this.ffmpegs, logger: this.logger.child({ recording: name }) },
     );
     this.recorders.set(name, recorder);
     await recorder.start(live.feed);
@@ -192,7 +198,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   private streamOffline(live: LiveStream): void {
-    const name = key(live.app, live.stream);
+    const name = live.key;
     const recorder = this.recorders.get(name);
     if (!recorder) return;
     void recorder.streamEnded(() => void this.finish(name, recorder));
@@ -209,23 +215,24 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   // ---- manual commands
 
-  async command(app: string, stream: string, command: RecordingCommand, templateId?: string): Promise<RecordingState | undefined> {
-    const name = key(app, stream);
+  /** A manual command for the stream app/stream of `ingestDomain` (default: the default domain's, else any). */
+  async command(app: string, stream: string, command: RecordingCommand, templateId?: string, ingestDomain?: string): Promise<RecordingState | undefined> {
+    const live = this.registry.get(app, stream, ingestDomain);
+    const name = live?.key ?? streamKey(ingestDomain, { app, stream });
     const recorder = this.recorders.get(name);
     switch (command) {
       case 'start': {
         if (recorder?.state === 'recording') throw new Refusal('conflict', `${name} is already being recorded`);
-        const live = this.registry.get(app, stream);
         if (!live) throw new Refusal('not-found', `stream ${name} is not live`);
         if (live.latencyMode === 'half-second') throw new Refusal('conflict', `${name} is on a half-second (WebRTC-only) domain and cannot be recorded`);
         if (recorder?.state === 'splicing') {
           recorder.resume(live.feed);
-          return this.stateOf(app, stream);
+          return this.stateOf(app, stream, live?.ingestDomain);
         }
         const template = templateId !== undefined ? this.templates.get(templateId) : matchTemplate(this.listTemplates(), { host: live.host, app, stream });
         if (!template) throw new Refusal('not-found', templateId !== undefined ? `record template ${templateId} not found` : `no record template matches ${name}`);
         await this.begin(live, template, template.formats, template.cycleMinutes);
-        return this.stateOf(app, stream);
+        return this.stateOf(app, stream, live?.ingestDomain);
       }
       case 'stop':
         if (!recorder) throw new Refusal('conflict', `${name} is not being recorded`);
@@ -234,7 +241,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       case 'restart':
         if (recorder?.state !== 'recording') throw new Refusal('conflict', `${name} is not being recorded`);
         await recorder.restart();
-        return this.stateOf(app, stream);
+        return this.stateOf(app, stream, live?.ingestDomain);
       case 'cancel_delay':
         if (recorder?.state !== 'splicing') throw new Refusal('conflict', `${name} is not waiting for a splice`);
         await this.finish(name, recorder);
@@ -243,8 +250,8 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
   }
 
   /** Recording state of a stream for /api/streams; undefined when it is not recorded. */
-  stateOf(app: string, stream: string): RecordingState | undefined {
-    const recorder = this.recorders.get(key(app, stream));
+  stateOf(app: string, stream: string, ingestDomain?: string): RecordingState | undefined {
+    const recorder = this.recorders.get(streamKey(ingestDomain, { app, stream }));
     if (!recorder || recorder.state === 'done') return undefined;
     const record = recorder.record;
     return {

@@ -4,14 +4,14 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 
-export interface JobResult {
+interface JobResult {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
 /** Runs a command to completion; kills it after timeoutMs. */
-export function runJob(command: string, args: string[], timeoutMs: number): Promise<JobResult> {
+function runJob(command: string, args: string[], timeoutMs: number): Promise<JobResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -1,7 +1,8 @@
 // Deciding whether a stream is recorded: the ingest parameter record_config and the on-demand callback.
 import { Type } from 'typebox';
 import { Value } from 'typebox/value';
-import type { RecordFormat } from './templates.js';
+import type { SignedPoster } from '../notify/SignedPoster.js';
+import type { RecordFormat } from '../config/recording.js';
 
 /** NeedRecord from the ingest query's record_config ({"NeedRecord":true}); undefined when absent or unreadable. */
 export function needRecord(query: Record<string, string>): boolean | undefined {
@@ -57,8 +58,9 @@ export interface OnDemandRequest {
   formats: RecordFormat[];
 }
 
-/** Asks the on-demand URL; failure, timeout or an invalid answer falls back to the configured default. */
+/** Asks the on-demand URL (a signed POST); failure, timeout or an invalid answer falls back to the configured default. */
 export async function askOnDemand(
+  poster: SignedPoster,
   url: string | undefined,
   request: OnDemandRequest,
   timeoutMs: number,
@@ -67,7 +69,7 @@ export async function askOnDemand(
   const fallbackDecision = (why: string): OnDemandDecision => ({ record: fallback === 'record', formats: request.formats, reason: `${why}; onDemandDefault=${fallback}` });
   if (!url) return fallbackDecision('no recording.onDemandUrl configured');
   try {
-    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request), signal: AbortSignal.timeout(timeoutMs) });
+    const response = await poster.post(url, JSON.stringify(request), timeoutMs);
     if (!response.ok) {
       await response.body?.cancel();
       return fallbackDecision(`on-demand callback answered ${response.status}`);

@@ -2,7 +2,7 @@
 // PlainTransports. Video is copied (with SPS/PPS put in-band) or re-encoded to H264 without B-frames, audio is
 // re-encoded to Opus, as the StreamPlan says. Tuned for latency: no probing, no input buffering, zero-latency x264.
 import type { Logger } from 'pino';
-import { feedInput, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
 import type { StreamPlan } from './streamAnalysis.js';
 
@@ -25,6 +25,7 @@ export interface BridgeOptions {
   videoKbps: number;
   /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, src/flv/retime.ts). */
   retime: boolean;
+  ffmpegs: FfmpegProcesses;
   logger: Logger;
 }
 
@@ -34,6 +35,7 @@ export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
   return new ManagedFfmpeg({
     input: feedInput(options.feed, 'gop', ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'], { retime: options.retime }),
     graceful: false,
+    ffmpegs: options.ffmpegs,
     logger: options.logger,
     output: (command) => {
       if (video && plan.video) command.output(rtpUrl(video)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);

@@ -12,7 +12,7 @@ import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
 import { isStreamName, Refusal } from '../core/index.js';
 import type { Config } from '../config/config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
-import { warmUpFfmpeg, type ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { type FfmpegProcesses, type ManagedFfmpeg, warmUpFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
 import { FlvFeed } from '../media/flv/FlvFeed.js';
 import type { FlvTag } from '../media/flv/tag.js';
 import { ffmpegBridge, type RtpTarget } from './FfmpegBridge.js';
@@ -83,6 +83,7 @@ export class RtmpPublish {
     readonly request: PublishRequest,
     private readonly admission: RegistryAdmission,
     private readonly end: (reason: string) => void,
+    private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
     private readonly timestamps: 'arrival' | 'source',
   ) {}
@@ -147,7 +148,7 @@ export class RtmpPublish {
       const port = await freeUdpPortPair();
       specs.push({
         kind: 'video',
-        codec: { mimeType: 'video/H264', payloadType: VIDEO_PT, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': plan.video.profileLevelId, 'level-asymmetry-allowed': 1 }, rtcpFeedback: [] },
+        codec: { mimeType: 'video/H264', payloadType: VIDEO_PT, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': plan.video.profileLevelId, 'level-asymmetry-allowed': 1 } },
         ssrc: randomInt(1, 2 ** 31),
         source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
       });
@@ -156,7 +157,7 @@ export class RtmpPublish {
       const port = await freeUdpPortPair();
       specs.push({
         kind: 'audio',
-        codec: { mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 }, rtcpFeedback: [] },
+        codec: { mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } },
         ssrc: randomInt(1, 2 ** 31),
         source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
       });
@@ -174,7 +175,7 @@ export class RtmpPublish {
       if (!spec) return;
       targets[spec.kind] = { ip: endpoint.ip, port: endpoint.port, rtcpPort: endpoint.rtcpPort, localPort: spec.source.port, payloadType: spec.codec.payloadType, ssrc: spec.ssrc };
     });
-    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', logger: this.logger });
+    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', ffmpegs: this.ffmpegs, logger: this.logger });
     this.bridgeInstance = bridge;
     this.logger.info({ transcode: plan.transcode, reason: plan.reason }, 'RTMP stream live');
     bridge.start();
@@ -204,6 +205,7 @@ export class RtmpIngest {
   constructor(
     private readonly registry: StreamRegistry,
     private readonly config: Config,
+    private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
   ) {}
 
@@ -254,7 +256,7 @@ export class RtmpIngest {
         host: request.host,
         path: `/${request.app}/${request.stream}`,
       });
-      publish = new RtmpPublish(request, admission, end, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }), this.config.rtmp.timestamps);
+      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }), this.config.rtmp.timestamps);
       this.publishes.add(publish);
       logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');
     };

@@ -18,8 +18,6 @@ import {
   type PublishAdmission,
   type StreamGate,
 } from '../core/index.js';
-import type { Authorizer } from '../access/Authorizer.js';
-import type { Limits } from '../access/Limits.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
 
 /** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
@@ -63,6 +61,18 @@ export interface LiveStream extends Omit<PublishDetails, 'feed'> {
   kick(reason: string): void;
 }
 
+/** Who may publish and play (access/ implements it: lists, signed URLs, tokens); throws a Refusal to refuse. */
+export interface StreamAuthorizer {
+  authorize(action: 'publish' | 'play', request: MediaRequest): void;
+}
+
+/** Publisher, viewer and session-rate limits (access/Limits implements it); each check throws a Refusal. */
+export interface StreamLimits {
+  takeSession(ip: string): void;
+  checkPublisher(publishers: number): void;
+  checkViewer(name: string, streamViewers: number, totalViewers: number): void;
+}
+
 /** How requests map to domains (Domains implements it). */
 export interface StreamDomains {
   ingestOf(host: string): { ingestDomain: string | undefined; latencyMode: LatencyMode };
@@ -77,7 +87,7 @@ export interface RegistryOptions {
   /** The admission hook, asked after the authorizer; rejects with a Refusal to refuse. */
   admission?: (action: 'publish' | 'play', request: MediaRequest) => Promise<void>;
   /** Publisher, viewer and session-rate limits (503/429). */
-  limits?: Limits;
+  limits?: StreamLimits;
   /** Told of every access refusal (401/403) of a publish or play, for the metrics. */
   denials?: { recordError(error: unknown): void };
 }
@@ -106,7 +116,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   constructor(
     private readonly sfu: Sfu,
-    private readonly authorizer: Authorizer,
+    private readonly authorizer: StreamAuthorizer,
     private readonly options: RegistryOptions,
     private readonly logger: Logger,
   ) {
@@ -276,6 +286,11 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   list(): LiveStream[] {
     return [...this.live.values()];
+  }
+
+  /** Whether this stream is still the live one of its name (a new publish of the name replaces it). */
+  isLive(stream: LiveStream): boolean {
+    return this.live.get(stream.key) === stream;
   }
 
   /** Kicks the name's publishers (in every domain) and refuses publishes of it (WHIP and RTMP) until `until`. */

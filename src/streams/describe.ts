@@ -1,6 +1,6 @@
 // A live stream as GET /api/streams shows it: tracks with codec and what mediasoup measures of them (bitrate in,
 // loss, NACKs, PLIs), what is sent to the viewers (bitrate out, their loss and round trip), viewers and uptime.
-import { paramsOf, type RoomStats } from '../../sfu/index.js';
+import type { RoomStats } from '../../sfu/index.js';
 import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
 /** Parts of a stream's description owned elsewhere (relays, recording, HLS), keyed by field name. */
@@ -38,6 +38,8 @@ export interface EgressInfo {
 export interface StreamInfo {
   app: string;
   stream: string;
+  /** The ingest domain the stream belongs to; null for the default domain. */
+  ingestDomain: string | null;
   host: string;
   protocol: string;
   startedAt: string;
@@ -58,15 +60,14 @@ const NO_STATS: RoomStats = { ingress: [], egress: { consumers: 0, bitrateBps: 0
 
 export async function describeStream(live: LiveStream, extras: StreamExtras = {}, stats?: RoomStats): Promise<StreamInfo> {
   const measured = stats ?? (await live.room.stats().catch(() => NO_STATS));
-  const tracks = live.room.producers.map((producer, i): TrackInfo => {
-    const codec = producer.rtpParameters.codecs[0];
+  const tracks = live.room.tracks().map((track, i): TrackInfo => {
     const s = measured.ingress[i];
     return {
-      kind: producer.kind,
-      codec: codec?.mimeType ?? 'unknown',
-      parameters: Object.entries(codec ? paramsOf(codec) : {}).map(([k, v]) => `${k}=${String(v)}`).join(';'),
+      kind: track.kind,
+      codec: track.codec.mimeType,
+      parameters: Object.entries(track.codec.parameters).map(([k, v]) => `${k}=${String(v)}`).join(';'),
       bitrateBps: s?.bitrateBps ?? 0,
-      simulcastLayers: producer.rtpParameters.encodings?.length ?? 1,
+      simulcastLayers: track.simulcastLayers,
       packets: s?.packets ?? 0,
       packetsLost: s?.packetsLost ?? 0,
       nackCount: s?.nackCount ?? 0,
@@ -79,6 +80,7 @@ export async function describeStream(live: LiveStream, extras: StreamExtras = {}
   return {
     app: live.app,
     stream: live.stream,
+    ingestDomain: live.ingestDomain ?? null,
     host: live.host,
     protocol: live.protocol,
     startedAt: live.startedAt.toISOString(),

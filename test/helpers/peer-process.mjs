@@ -3,6 +3,7 @@
 // RTP itself (no ffmpeg child that a SIGKILL would orphan). Prints "connected" once ICE+DTLS are up.
 //   node peer-process.mjs whip|whep <endpoint URL> [bearer token]
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, useSdesMid } from 'werift';
+import { negotiate } from '../../web-demo/whip-whep.js';
 
 const [mode, endpoint, token] = process.argv.slice(2);
 const vp8 = new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90000, payloadType: 96, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] });
@@ -11,16 +12,10 @@ const track = new MediaStreamTrack({ kind: 'video' });
 if (mode === 'whip') pc.addTransceiver(track, { direction: 'sendonly' });
 else pc.addTransceiver('video', { direction: 'recvonly' });
 
-await pc.setLocalDescription(await pc.createOffer());
-if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
-const response = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: pc.localDescription.sdp });
-if (response.status !== 201) {
-  process.stderr.write(`${response.status} ${await response.text()}\n`);
-  process.exit(1);
-}
-await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
+// A refusal ends the process with its status and reason on stderr.
+const session = await negotiate(pc, endpoint, { token, gather: true });
 await pc.connectionStateChange.watch((s) => s === 'connected');
-process.stdout.write(`connected ${response.headers.get('location')}\n`);
+process.stdout.write(`connected ${session.location}\n`);
 
 if (mode === 'whip') {
   let sequenceNumber = 0;

@@ -12,6 +12,7 @@ import {
   type RtpPacket,
 } from 'werift';
 import { TEST_MEDIA_LIMIT } from './encoder.js';
+import { negotiate as negotiateSession, type NegotiatedSession } from './whip-whep.js';
 
 export type VideoCodec = 'H264' | 'VP8';
 
@@ -42,31 +43,12 @@ function peer(video: RTCRtpCodecParameters[], audio = opus()): RTCPeerConnection
   });
 }
 
-export interface HttpSession {
-  location: string;
-  etag: string | null;
-  link: string | null;
-  answer: string;
-}
+/** A session the server created (Location, ETag, answer), with the connection it negotiated. */
+export type HttpSession = NegotiatedSession<RTCPeerConnection>;
 
-/** POSTs an offer and returns the created session, or throws with the server's status and body. */
-export async function postOffer(url: string, offer: string, token?: string): Promise<HttpSession> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/sdp', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: offer,
-  });
-  const body = await response.text();
-  if (response.status !== 201) throw new Error(`POST ${url} → ${response.status}: ${body}`);
-  return { location: new URL(response.headers.get('location') ?? '', url).toString(), etag: response.headers.get('etag'), link: response.headers.get('link'), answer: body };
-}
-
-async function negotiate(pc: RTCPeerConnection, url: string, token?: string): Promise<HttpSession> {
-  await pc.setLocalDescription(await pc.createOffer());
-  if (pc.iceGatheringState !== 'complete') await pc.iceGatheringStateChange.watch((s) => s === 'complete');
-  const session = await postOffer(url, pc.localDescription?.sdp ?? '', token);
-  await pc.setRemoteDescription({ type: 'answer', sdp: session.answer });
-  return session;
+/** Offer with every candidate in it (no trickle), POST, answer applied: how the werift peers of tests and benches join. */
+export function negotiate(pc: RTCPeerConnection, url: string, token?: string): Promise<HttpSession> {
+  return negotiateSession(pc, url, { token, gather: true });
 }
 
 export interface Publisher {

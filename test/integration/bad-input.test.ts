@@ -144,7 +144,8 @@ describe('clients that vanish', () => {
     expect(await transports()).toBe(before + 1);
     await waitUntil(async () => (await transports()) === before, 'ICE timeout to free the transport');
     expect(server.registry.list().some((s) => s.stream === 'noice')).toBe(false);
-    expect((await fetch(new URL(response.headers.get('location') ?? '', server.httpUrl), { method: 'DELETE' })).status).toBe(404);
+    // The session ended by itself: a late DELETE of it still answers 200 (idempotent), as clients expect.
+    expect((await fetch(new URL(response.headers.get('location') ?? '', server.httpUrl), { method: 'DELETE' })).status).toBe(200);
   });
 
   it('a publisher killed without DELETE takes the stream offline; a killed viewer is freed', async () => {

@@ -15,6 +15,7 @@ import type { WhipcastServer } from '../../src/server.js';
 import type { LiveStream } from '../../src/streams/StreamRegistry.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { publish } from '../helpers/werift.js';
+import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from '../../src/notify/SignedPoster.js';
 
 let server: WhipcastServer;
 let dir: string;
@@ -22,11 +23,18 @@ let receiver: Server;
 let receiverUrl: string;
 const callbacks: Record<string, unknown>[] = [];
 const onDemandRequests: Record<string, unknown>[] = [];
+/** Whether each on-demand request carried a valid signature (every outgoing POST is signed). */
+const onDemandSignatures: boolean[] = [];
+const CALLBACK_SECRET = 'recording-test-secret';
 const encoders: ChildProcess[] = [];
 
 async function body(request: IncomingMessage): Promise<Record<string, unknown>> {
   let text = '';
   for await (const chunk of request) text += (chunk as Buffer).toString();
+  if (request.url === '/ondemand') {
+    const timestamp = String(request.headers[TIMESTAMP_HEADER]);
+    onDemandSignatures.push(request.headers[SIGNATURE_HEADER] === signPayload(CALLBACK_SECRET, timestamp, text));
+  }
   return JSON.parse(text) as Record<string, unknown>;
 }
 
@@ -51,6 +59,7 @@ beforeAll(async () => {
   await once(receiver, 'listening');
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
   server = await startTestServer({
+    callbacks: { secret: CALLBACK_SECRET },
     recording: {
       directory: dir,
       callbackUrl: `${receiverUrl}/callback`,
@@ -88,6 +97,7 @@ function encode(path: string, seconds: number): ChildProcess {
   return child;
 }
 
+/** A control API call: a JSON body on success, a plain-text reason (as `message`) on a refusal. */
 async function api(method: string, path: string, json?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${server.httpUrl}${path}`, {
     method,
@@ -95,6 +105,7 @@ async function api(method: string, path: string, json?: unknown): Promise<{ stat
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   const text = await response.text();
+  if (!response.ok) return { status: response.status, body: { message: text } };
   return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
@@ -278,6 +289,9 @@ describe('other triggers', () => {
     expect(decisions.get('od/nocommon')).toMatchObject({ record: false, reason: expect.stringContaining('no format in common') as string });
     expect(decisions.get('od/slow')).toMatchObject({ record: false, reason: expect.stringContaining('onDemandDefault=skip') as string });
     expect(onDemandRequests.find((r) => r.stream === 'allow')).toMatchObject({ event: 'record_request', app: 'od', templateId: 'od', formats: ['m3u8'] });
+    // Signed like every other outgoing POST.
+    expect(onDemandSignatures.length).toBeGreaterThan(0);
+    expect(onDemandSignatures.every(Boolean)).toBe(true);
     await api('POST', '/api/recordings/od/allow/stop');
   });
 

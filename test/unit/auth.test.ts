@@ -30,8 +30,8 @@ describe('signed URLs, method A', () => {
     const key = '1700000000-0-0-8b111a46429058b7a280a530c3ce5557';
     const options = { primaryKey: 'secret', validityMinutes: 1440 };
     expect(verifyAuthKey(key, '/live/cam1', { ...options, now: T0 + 1440 * 60_000 }).ok).toBe(true);
-    expect(verifyAuthKey(key, '/live/cam1', { ...options, now: T0 + 1440 * 60_000 + 1000 })).toEqual({ ok: false, reason: 'auth_key expired at 2023-11-15T22:13:20Z' });
-    expect(verifyAuthKey(key, '/live/cam1', { primaryKey: 'secret', validityMinutes: 30, now: T0 + 31 * 60_000 })).toEqual({ ok: false, reason: 'auth_key expired at 2023-11-14T22:43:20Z' });
+    expect(verifyAuthKey(key, '/live/cam1', { ...options, now: T0 + 1440 * 60_000 + 1000 })).toEqual({ ok: false, denial: 'expired', reason: 'auth_key expired at 2023-11-15T22:13:20Z' });
+    expect(verifyAuthKey(key, '/live/cam1', { primaryKey: 'secret', validityMinutes: 30, now: T0 + 31 * 60_000 })).toEqual({ ok: false, denial: 'expired', reason: 'auth_key expired at 2023-11-14T22:43:20Z' });
   });
 
   it('accepts the primary or the secondary key (rotation)', () => {

@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CallbackSender, signedHeaders, signPayload } from '../../src/notify/CallbackSender.js';
+import { CallbackSender } from '../../src/notify/CallbackSender.js';
+import { signedHeaders, signPayload } from '../../src/notify/SignedPoster.js';
 import { Limits } from '../../src/access/Limits.js';
 import { Refusal } from '../../src/core/index.js';
 

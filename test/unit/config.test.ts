@@ -6,7 +6,7 @@ import { ConfigError, configFromCommandLine, resolveConfig } from '../../src/con
 import { listenAddresses } from '../../src/config/network.js';
 
 describe('config', () => {
-  it('has embedded defaults matching CONTRACT.md', () => {
+  it('has the embedded defaults the README documents', () => {
     const config = resolveConfig({});
     expect(config.http.port).toBe(8080);
     expect(config.rtmp.port).toBe(1935);

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../src/config/config.js';
 import { renderPlaylist } from '../../src/recording/playlist.js';
-import { escapeTime, expandNaming, matchTemplate, validateTemplate, type RecordTemplate } from '../../src/recording/templates.js';
+import { escapeTime, expandNaming, matchTemplate } from '../../src/recording/templates.js';
+import { validateTemplate, type RecordTemplate } from '../../src/config/recording.js';
 import { interpretOnDemandAnswer, needRecord } from '../../src/recording/triggers.js';
 
 describe('template validation', () => {

@@ -20,6 +20,8 @@ export interface ManagedFfmpegOptions {
   output: (command: FfmpegCommand) => void;
   /** Whether close() lets FFmpeg finish (files and pushes finalised) or kills it at once. */
   graceful: boolean;
+  /** The server's FFmpeg processes: this one is among them from start() to close(). */
+  ffmpegs: FfmpegProcesses;
   logger: Logger;
   /** What it is for, in metrics (default: the logger's component: rtmp, egress, hls, relay, recording). */
   role?: string;
@@ -42,14 +44,6 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 const GRACEFUL_EXIT_MS = 5_000;
 /** `-progress pipe:2` writes key=value lines; they are not errors. */
 const PROGRESS_LINE = /^[a-z_0-9]+=/;
-
-/** Every ManagedFfmpeg between start() and close() (metrics read their pids). */
-const instances = new Set<ManagedFfmpeg>();
-
-/** The ManagedFfmpeg instances started and not yet closed (each may be between runs: then its pid is undefined). */
-export function runningFfmpegs(): ManagedFfmpeg[] {
-  return [...instances];
-}
 
 export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
   private command: FfmpegCommand | undefined;
@@ -91,7 +85,7 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
 
   start(): void {
     if (this.current === 'closed') return;
-    instances.add(this);
+    this.options.ffmpegs.add(this);
     this.current = 'starting';
     // Progress comes as key=value lines on stderr once a second; fluent-ffmpeg keeps only the last line in memory.
     const command = ffmpeg({ stdoutLines: 1 });
@@ -132,7 +126,7 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
   async close(): Promise<void> {
     if (this.current === 'closed') return;
     this.current = 'closed';
-    instances.delete(this);
+    this.options.ffmpegs.delete(this);
     if (this.restartTimer) clearTimeout(this.restartTimer);
     await this.stop(this.options.graceful);
   }
@@ -207,4 +201,24 @@ export function warmUpFfmpeg(logger: Logger): void {
       });
     });
   });
+}
+
+// The FFmpeg processes of one server, for /metrics (their roles, pids and CPU). Created once by startServer and
+// handed to everything that runs FFmpeg; each ManagedFfmpeg is listed from its start() to its close(). Being an
+// object rather than module state, two servers in one process (the tests) each list only their own.
+export class FfmpegProcesses {
+  private readonly running = new Set<ManagedFfmpeg>();
+
+  add(ffmpeg: ManagedFfmpeg): void {
+    this.running.add(ffmpeg);
+  }
+
+  delete(ffmpeg: ManagedFfmpeg): void {
+    this.running.delete(ffmpeg);
+  }
+
+  /** Started and not yet closed (one may be between runs: then its pid is undefined). */
+  list(): ManagedFfmpeg[] {
+    return [...this.running];
+  }
 }

@@ -28,7 +28,12 @@ export interface FlvSource {
   readonly name: string;
   readonly tracks: FeedTracks;
   readonly ended: boolean;
-  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart): FeedSubscription;
+  /**
+   * `onEnd`: called once when the stream is over (at once if it already is). Each subscriber hears of the end
+   * through its own subscription, so any number of them adds no listener to the feed.
+   */
+  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart, onEnd?: () => void): FeedSubscription;
+  /** For the owner of a whole stream's pipeline (one listener per stream, not per subscriber). */
   once(event: 'end', listener: () => void): unknown;
   off(event: 'end', listener: () => void): unknown;
 }
@@ -40,6 +45,7 @@ const RESTART_GAP_MS = 40;
 
 interface Subscriber {
   onTag: (tag: FlvTag) => void;
+  onEnd: (() => void) | undefined;
   /** Still waiting for its first key frame. */
   waiting: boolean;
 }
@@ -68,10 +74,6 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
     return this.endedFlag;
   }
 
-  get subscriberCount(): number {
-    return this.subscribers.size;
-  }
-
   /** The source restarted: its next tag starts a new timeline, which is moved to follow the last one. */
   discontinuity(): void {
     this.rebase = true;
@@ -95,8 +97,12 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
     }
   }
 
-  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart): FeedSubscription {
-    const subscriber: Subscriber = { onTag, waiting: true };
+  subscribe(onTag: (tag: FlvTag) => void, start: FeedStart, onEnd?: () => void): FeedSubscription {
+    if (this.endedFlag) {
+      onEnd?.(); // nothing more will come; and an ended feed's source must not start again
+      return { close: () => undefined };
+    }
+    const subscriber: Subscriber = { onTag, onEnd, waiting: true };
     for (const header of [this.metadata, this.videoHeader, this.audioHeader]) if (header) onTag(header);
     if (start === 'gop' && this.gop.length > 0) {
       subscriber.waiting = false;
@@ -112,13 +118,15 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
     };
   }
 
-  /** The stream is over: subscribers get 'end' and the source stops. */
+  /** The stream is over: the source stops, each subscriber's onEnd is called, then 'end' is emitted. */
   end(): void {
     if (this.endedFlag) return;
     this.endedFlag = true;
     if (this.subscribers.size > 0) this.demand?.stop();
+    const ended = [...this.subscribers];
     this.subscribers.clear();
     this.gop = [];
+    for (const subscriber of ended) subscriber.onEnd?.();
     this.emit('end');
   }
 
