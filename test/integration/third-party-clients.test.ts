@@ -200,7 +200,7 @@ describe("whipcast's client library, in the same order of calls", () => {
 
     const id = session.location.split('/').at(-1) ?? '';
     await publisher.close();
-    await waitUntil(() => server.sessions.get('whip', id) === undefined, 'the server to end the session on the DTLS close');
+    await waitUntil(() => server.sessions.get('whip', id) === undefined, 'the server to end the session the client closed');
     await session.delete();
   });
 });
