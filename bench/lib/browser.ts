@@ -1,5 +1,5 @@
 // Debian's Chromium driven by playwright-core (never `npx playwright install`): fake camera + microphone,
-// flags from DESIGN.md ("Real WebRTC clients for tests"). playwright gives each launch a fresh user-data-dir.
+// the flags headless runs need here (no sandbox, no GPU, fake media). playwright gives each launch a fresh user-data-dir.
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../../test/helpers/browser.js';
 

@@ -46,7 +46,7 @@ export function live(fastify: FastifyInstance, options: LiveOptions, done: (erro
 
 function admit(registry: StreamRegistry, request: FastifyRequest, app: string, stream: string, ext: string): Promise<LiveStream> {
   const media = mediaRequest(request, { app, stream }, ext === 'flv' ? 'flv' : 'hls');
-  // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service (CONTRACT.md). A segment
+  // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service. A segment
   // is authorized by its playlist's credentials, which the playlist appends to its segment URIs (withCredentials).
   // The admission hook is asked for playlists and FLV plays, not for each segment.
   return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` }, { hook: ext !== 'ts' });

@@ -3,10 +3,9 @@
 // second Chromium page plays it over WHEP (play.html), reads the time code back from the displayed frames and
 // shows the glass-to-glass latency. Both pages synchronise their clocks with the server's public GET /time.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhipcastServer } from '../../src/server.js';
-import { launchChromium, type ChromiumBrowser } from '../helpers/browser.js';
-import { startTestServer, waitUntil } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { serverAndChromium } from '../helpers/browser.js';
+import { waitUntil } from '../helpers/server.js';
 
 interface Latency {
   p50?: number;
@@ -27,17 +26,7 @@ interface Pages {
   whipcast?: { state?: string; error?: string; framesDecoded?: number; reconnects?: number; latency?: Latency; calibrator?: CalibratorState; stats?: { kbps?: number; fps?: number } };
 }
 
-let server: WhipcastServer;
-let browser: ChromiumBrowser;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const rig = serverAndChromium();
 
 const pageState = (page: Page) => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as Pages).whipcast ?? {})) as NonNullable<Pages['whipcast']>);
 
@@ -57,7 +46,7 @@ async function playing(player: Page, samples: number, timeoutMs: number): Promis
 describe('time calibrator and measured latency', () => {
   it('GET /time is public and not cached', async () => {
     const before = performance.timeOrigin + performance.now();
-    const response = await fetch(`${server.httpUrl}/time`);
+    const response = await fetch(`${rig.server.httpUrl}/time`);
     const after = performance.timeOrigin + performance.now();
     expect(response.status).toBe(200);
     expect(response.headers.get('cache-control')).toBe('no-store');
@@ -69,8 +58,8 @@ describe('time calibrator and measured latency', () => {
   });
 
   it('calibrator.html draws the clock and synchronises with the server', async () => {
-    const page = await browser.newPage();
-    await page.goto(`${server.httpUrl}/calibrator.html`);
+    const page = await rig.browser.newPage();
+    await page.goto(`${rig.server.httpUrl}/calibrator.html`);
     await waitUntil(async () => {
       const state = (await page.evaluate(() => (window as unknown as { whipcast?: CalibratorState }).whipcast)) ?? { frames: 0, synced: false };
       return state.synced && state.frames > 10;
@@ -83,8 +72,8 @@ describe('time calibrator and measured latency', () => {
 
   it('publish the calibrator, play it: frames decoded and a latency figure shown', async () => {
     const stream = 'live/calibrator';
-    const publisher = await browser.newPage();
-    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800' }).toString()}`);
+    const publisher = await rig.browser.newPage();
+    await publisher.goto(`${rig.server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800' }).toString()}`);
     expect(await publisher.inputValue('#source')).toBe('calibrator');
     await publisher.click('#start');
     await waitUntil(async () => {
@@ -93,8 +82,8 @@ describe('time calibrator and measured latency', () => {
       return state.state === 'connected';
     }, 'publisher connected');
 
-    const player = await browser.newPage();
-    await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '' }).toString()}`);
+    const player = await rig.browser.newPage();
+    await player.goto(`${rig.server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '' }).toString()}`);
     await playing(player, 20, 30_000);
     const { latency, framesDecoded } = await pageState(player);
     const shown = await player.textContent('#latency');
@@ -121,12 +110,12 @@ describe('time calibrator and measured latency', () => {
 
   it('plays the stream over HLS too (play.html protocol=hls, hls.js served by whipcast): frames shown, latency measured', async () => {
     const stream = 'live/calibrator-hls';
-    const publisher = await browser.newPage();
-    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800', autostart: '' }).toString()}`);
+    const publisher = await rig.browser.newPage();
+    await publisher.goto(`${rig.server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator', kbps: '800', autostart: '' }).toString()}`);
     await waitUntil(async () => (await pageState(publisher)).state === 'connected', 'publisher connected');
 
-    const player = await browser.newPage();
-    await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, protocol: 'hls', autoplay: '' }).toString()}`);
+    const player = await rig.browser.newPage();
+    await player.goto(`${rig.server.httpUrl}/play.html?${new URLSearchParams({ stream, protocol: 'hls', autoplay: '' }).toString()}`);
     expect(await player.inputValue('#protocol')).toBe('hls');
     await playing(player, 10, 40_000);
     const { latency, state } = await pageState(player);
@@ -137,9 +126,9 @@ describe('time calibrator and measured latency', () => {
     expect(latency?.framesRead).toBeGreaterThanOrEqual(0.9 * (latency?.framesShown ?? Infinity));
     expect(await player.textContent('#overlay')).toMatch(/buffer +\d+ ms/);
     // Only hls.js's light ESM build is served from node_modules.
-    expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.light.min.mjs`)).status).toBe(200);
-    expect((await fetch(`${server.httpUrl}/vendor/hls.js/hls.js`)).status).toBe(404);
-    expect((await fetch(`${server.httpUrl}/vendor/hls.js/../package.json`)).status).toBe(404);
+    expect((await fetch(`${rig.server.httpUrl}/vendor/hls.js/hls.light.min.mjs`)).status).toBe(200);
+    expect((await fetch(`${rig.server.httpUrl}/vendor/hls.js/hls.js`)).status).toBe(404);
+    expect((await fetch(`${rig.server.httpUrl}/vendor/hls.js/../package.json`)).status).toBe(404);
 
     // The publisher leaves: the playlist goes (404), hls.js gives up, and the page waits for the stream; it comes
     // back: the page plays the new publish's playlist by itself.

@@ -3,9 +3,8 @@
 // player reconnects by itself; dashboard.html (GET /api/events) shows the stream, its viewers and the reported
 // latency; /metrics counts the reports. Also the feed's admin rule and the report socket's validation.
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhipcastServer } from '../../src/server.js';
-import { launchChromium, type ChromiumBrowser } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { serverAndChromium } from '../helpers/browser.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 
 interface PlayerState {
@@ -30,22 +29,12 @@ interface DashboardState {
   streams: DashboardStream[];
 }
 
-let server: WhipcastServer;
-let browser: ChromiumBrowser;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const rig = serverAndChromium();
 
 const stateOf = <T>(page: Page) => page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { whipcast?: unknown }).whipcast ?? {})) as unknown) as Promise<T>;
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${server.httpUrl}/metrics`)).text();
+  const text = await (await fetch(`${rig.server.httpUrl}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
   return line === undefined ? 0 : Number(line.split(' ').pop());
 }
@@ -53,8 +42,8 @@ async function metric(name: string): Promise<number> {
 describe('dashboard, viewer reports and reconnecting player', () => {
   it('publisher stops and comes back: the player reconnects; the dashboard shows viewers and latency; /metrics counts reports', async () => {
     const stream = 'live/dash';
-    const publisher = await browser.newPage();
-    await publisher.goto(`${server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator' }).toString()}`);
+    const publisher = await rig.browser.newPage();
+    await publisher.goto(`${rig.server.httpUrl}/publish.html?${new URLSearchParams({ stream, source: 'calibrator' }).toString()}`);
     const publishing = async () => {
       await publisher.click('#start');
       await waitUntil(async () => {
@@ -65,8 +54,8 @@ describe('dashboard, viewer reports and reconnecting player', () => {
     };
     await publishing();
 
-    const player = await browser.newPage();
-    await player.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '', reportEvery: '1000' }).toString()}`);
+    const player = await rig.browser.newPage();
+    await player.goto(`${rig.server.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '', reportEvery: '1000' }).toString()}`);
     const playing = (what: string, check: (s: PlayerState) => boolean = () => true) =>
       waitUntil(
         async () => {
@@ -82,7 +71,7 @@ describe('dashboard, viewer reports and reconnecting player', () => {
 
     // The publisher leaves (Stop), then publishes again: the player gets its frames back on its own.
     await publisher.click('#stop');
-    await waitUntil(() => server.registry.list().length === 0, 'stream offline');
+    await waitUntil(() => rig.server.registry.list().length === 0, 'stream offline');
     await waitUntil(async () => (await stateOf<PlayerState>(player)).state !== 'playing', 'player sees the end');
     await publishing();
     await playing('player reconnected, > 30 frames decoded again', (s) => (s.reconnects ?? 0) >= 1 && (s.latency?.samples ?? 0) > 10 && (s.reportsSent ?? 0) > 0).catch(async (error: unknown) => {
@@ -96,8 +85,8 @@ describe('dashboard, viewer reports and reconnecting player', () => {
     await waitUntil(async () => /bitrate +\d+ kbit\/s[\s\S]*latency +p50 \d+/.test((await player.textContent('#overlay')) ?? ''), 'overlay: bitrate and latency');
 
     // The dashboard: the stream, a viewer, the latency that viewer reports.
-    const dashboard = await browser.newPage();
-    await dashboard.goto(`${server.httpUrl}/dashboard.html`);
+    const dashboard = await rig.browser.newPage();
+    await dashboard.goto(`${rig.server.httpUrl}/dashboard.html`);
     await waitUntil(
       async () => {
         const state = await stateOf<DashboardState>(dashboard);
@@ -127,7 +116,7 @@ describe('dashboard, viewer reports and reconnecting player', () => {
     const secured = await startTestServer({ auth: { adminToken: 'sekret' } });
     try {
       // Node 20 has no WebSocket client: the sockets are opened from a page of the server (as the demo pages do).
-      const page = await browser.newPage();
+      const page = await rig.browser.newPage();
       await page.goto(`${secured.httpUrl}/index.html`);
       const opens = (path: string) =>
         page.evaluate(

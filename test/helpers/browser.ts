@@ -1,8 +1,10 @@
 // Real browsers for tests: Debian's Chromium driven by playwright-core, with a fake camera and microphone, on
-// the web-demo pages (publish.html / play.html expose their session on `window.whipcast`). See DESIGN.md,
-// "Real WebRTC clients for tests".
+// the web-demo pages (publish.html / play.html expose their session on `window.whipcast`).
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { waitUntil } from './server.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { WhipcastServer } from '../../src/server.js';
+import { startTestServer } from './server.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -151,4 +153,18 @@ export function rtpStats(page: Page, type: 'inbound-rtp' | 'outbound-rtp'): Prom
 /** Frames the page's video receiver has decoded so far. */
 export async function framesDecoded(page: Page): Promise<number> {
   return (await rtpStats(page, 'inbound-rtp')).filter((s) => s.kind === 'video').reduce((sum, s) => sum + s.framesDecoded, 0);
+}
+
+/** A server and a headless Chromium for one test file: started before its tests, closed after them. */
+export function serverAndChromium(): { server: WhipcastServer; browser: ChromiumBrowser } {
+  const rig = {} as { server: WhipcastServer; browser: ChromiumBrowser };
+  beforeAll(async () => {
+    rig.server = await startTestServer();
+    rig.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await rig.browser?.close();
+    await rig.server?.close();
+  });
+  return rig;
 }

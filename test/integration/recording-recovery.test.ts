@@ -91,7 +91,7 @@ it('recovers a recording after the server was SIGKILLed', async () => {
   await once(restarted, 'exit');
 });
 
-it('finalises what it records on SIGTERM and exits 0 (CONTRACT: shutdown loses nothing)', async () => {
+it('finalises what it records on SIGTERM and exits 0 (shutdown loses nothing)', async () => {
   const { dir, config, base, rtmpPort } = await cliConfig();
   const server = run(config);
   await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 'healthz');

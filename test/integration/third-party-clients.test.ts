@@ -5,10 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Page, Request } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhipcastServer } from '../../src/server.js';
-import { framesDecoded, launchChromium, rtpStats, type ChromiumBrowser } from '../helpers/browser.js';
-import { startTestServer, waitUntil } from '../helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { framesDecoded, rtpStats, serverAndChromium } from '../helpers/browser.js';
+import { waitUntil } from '../helpers/server.js';
 import { publish } from '../helpers/werift.js';
 import { sdpFragment, WhipWhepSession } from '../helpers/whip-whep.js';
 
@@ -70,17 +69,7 @@ interface Exchange {
   etag: string | undefined;
 }
 
-let server: WhipcastServer;
-let browser: ChromiumBrowser;
-
-beforeAll(async () => {
-  server = await startTestServer();
-  browser = await launchChromium();
-});
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const rig = serverAndChromium();
 
 const isSignalling = (url: URL): boolean => /^\/wh[ie]p\//.test(url.pathname);
 
@@ -94,7 +83,7 @@ const isSignalling = (url: URL): boolean => /^\/wh[ie]p\//.test(url.pathname);
  * just ended, which must answer 200 all the same.
  */
 async function medoozePage(): Promise<{ page: Page; exchanges: Exchange[] }> {
-  const page = await browser.newPage();
+  const page = await rig.browser.newPage();
   const exchanges: Exchange[] = [];
   const answered = new WeakSet<Request>();
   // allHeaders(): headers() leaves out some the browser adds late, If-Match among them.
@@ -112,7 +101,7 @@ async function medoozePage(): Promise<{ page: Page; exchanges: Exchange[] }> {
   page.on('requestfailed', (request) => {
     if (!answered.has(request)) void record(request, 0);
   });
-  await page.route(`${server.httpUrl}/third-party/*`, async (route) => {
+  await page.route(`${rig.server.httpUrl}/third-party/*`, async (route) => {
     const name = new URL(route.request().url()).pathname.split('/').at(-1);
     if (name === 'whip.js' || name === 'whep.js') await route.fulfill({ path: packageFile(name), contentType: 'text/javascript' });
     else if (name === 'medooze.html') await route.fulfill({ body: PAGE, contentType: 'text/html' });
@@ -122,25 +111,25 @@ async function medoozePage(): Promise<{ page: Page; exchanges: Exchange[] }> {
     if (route.request().method() !== 'DELETE') return route.fallback();
     const [, kind, , , id] = new URL(route.request().url()).pathname.split('/');
     if ((kind === 'whip' || kind === 'whep') && id !== undefined) {
-      await waitUntil(() => server.sessions.get(kind, id) === undefined, `the server to end ${kind} session ${id} after the client closed its connection`).catch(() => undefined);
+      await waitUntil(() => rig.server.sessions.get(kind, id) === undefined, `the server to end ${kind} session ${id} after the client closed its connection`).catch(() => undefined);
     }
     await route.continue();
   });
-  await page.goto(`${server.httpUrl}/third-party/medooze.html`);
+  await page.goto(`${rig.server.httpUrl}/third-party/medooze.html`);
   await page.waitForFunction(() => window.medooze !== undefined);
   return { page, exchanges };
 }
 
 /** The server's session of the stream under test. */
-const sessionOf = (kind: 'whip' | 'whep') => server.sessions.list().find((s) => s.kind === kind && s.stream === 'medooze');
+const sessionOf = (kind: 'whip' | 'whep') => rig.server.sessions.list().find((s) => s.kind === kind && s.stream === 'medooze');
 
 describe('medooze whip-whep (WHIPClient, WHEPClient) in Chromium', () => {
   it('publishes and plays; trickles by PATCH; its stop() closes the connection, then DELETE answers 200', async () => {
     const publisher = await medoozePage();
     const viewer = await medoozePage();
-    await publisher.page.evaluate((url) => window.medooze?.publish(url), `${server.httpUrl}/whip/live/medooze`);
+    await publisher.page.evaluate((url) => window.medooze?.publish(url), `${rig.server.httpUrl}/whip/live/medooze`);
     await waitUntil(async () => (await rtpStats(publisher.page, 'outbound-rtp')).some((s) => s.kind === 'video' && s.framesEncoded > 0), 'the publisher encoding');
-    await viewer.page.evaluate((url) => window.medooze?.view(url), `${server.httpUrl}/whep/live/medooze`);
+    await viewer.page.evaluate((url) => window.medooze?.view(url), `${rig.server.httpUrl}/whep/live/medooze`);
 
     // Media flows: the viewer decodes video, and goes on decoding it; audio arrives too.
     await waitUntil(async () => (await framesDecoded(viewer.page)) > 0, 'the viewer decoding frames', 30_000);
@@ -172,7 +161,7 @@ describe('medooze whip-whep (WHIPClient, WHEPClient) in Chromium', () => {
       expect(session?.peer.closeReason).toMatch(/^DTLS closed/);
       expect(client.exchanges.filter((e) => e.status === 0 || e.status >= 400)).toEqual([]);
     }
-    expect(server.sessions.size).toBe(0);
+    expect(rig.server.sessions.size).toBe(0);
     await Promise.all([publisher.page.context().close(), viewer.page.context().close()]);
   });
 });
@@ -181,7 +170,7 @@ describe('medooze whip-whep (WHIPClient, WHEPClient) in Chromium', () => {
 // trickle with the ETag, a stale ETag refused, ICE restart, and DELETE after its connection has closed.
 describe("whipcast's client library, in the same order of calls", () => {
   it('trickles, restarts ICE, closes, then DELETE answers 200', async () => {
-    const publisher = await publish(`${server.httpUrl}/whip/live/library`, { audio: false });
+    const publisher = await publish(`${rig.server.httpUrl}/whip/live/library`, { audio: false });
     const { session, pc } = publisher;
     await publisher.connected;
     const ufrag = /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1] ?? '';
@@ -200,14 +189,14 @@ describe("whipcast's client library, in the same order of calls", () => {
 
     const id = session.location.split('/').at(-1) ?? '';
     await publisher.close();
-    await waitUntil(() => server.sessions.get('whip', id) === undefined, 'the server to end the session the client closed');
+    await waitUntil(() => rig.server.sessions.get('whip', id) === undefined, 'the server to end the session the client closed');
     await session.delete();
   });
 });
 
 describe('DELETE of a session that never existed', () => {
   it.each(['whip', 'whep'])('%s: 404 with the reason', async (kind) => {
-    const location = `${server.httpUrl}/${kind}/live/medooze/${randomUUID()}`;
+    const location = `${rig.server.httpUrl}/${kind}/live/medooze/${randomUUID()}`;
     const never = new WhipWhepSession({ location, answer: '' });
     const refused = await never.delete().then(() => undefined, (error: unknown) => error);
     expect(refused).toMatchObject({ name: 'WhipWhepError', method: 'DELETE', url: location, status: 404 });
