@@ -56,21 +56,31 @@ export async function createPeerTransport(
   return transport;
 }
 
+/** What a publisher or viewer is made of besides its media: the transport, where it runs, the offer it answered. */
+export interface PeerParts {
+  id: string;
+  transport: ms.WebRtcTransport;
+  slot: WorkerSlot;
+  offer: ParsedOffer;
+  timeouts: PeerTimeouts;
+  logger: Logger;
+}
+
 export abstract class WebRtcPeer extends Endpoint {
   private readonly timers = new Set<NodeJS.Timeout>();
   private disconnectTimer: NodeJS.Timeout | undefined;
   private lastBytesReceived = -1;
   private idleSinceMs = 0;
 
-  protected constructor(
-    id: string,
-    readonly transport: ms.WebRtcTransport,
-    slot: WorkerSlot,
-    protected readonly offer: ParsedOffer,
-    private readonly timeouts: PeerTimeouts,
-    logger: Logger,
-  ) {
-    super(id, slot, [transport], logger);
+  readonly transport: ms.WebRtcTransport;
+  protected readonly offer: ParsedOffer;
+  private readonly timeouts: PeerTimeouts;
+
+  protected constructor(peer: PeerParts) {
+    super(peer.id, peer.slot, [peer.transport], peer.logger);
+    this.transport = peer.transport;
+    this.offer = peer.offer;
+    this.timeouts = peer.timeouts;
     this.watch();
   }
 

@@ -5,20 +5,15 @@ import type { Logger } from './logger.js';
 import { writeAnswer, type AnswerSection } from './sdp/answer.js';
 import type { ParsedOffer } from './sdp/offer.js';
 import type { AcceptedSendMedia } from './sdp/rtpParameters.js';
-import { createPeerTransport, WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
+import { createPeerTransport, WebRtcPeer, type PeerParts, type PeerTimeouts } from './WebRtcPeer.js';
 import type { WorkerSlot } from './WorkerPool.js';
 
 export class WebRtcPublisher extends WebRtcPeer {
   private constructor(
-    id: string,
-    transport: ms.WebRtcTransport,
-    slot: WorkerSlot,
-    offer: ParsedOffer,
+    peer: PeerParts,
     readonly producers: ms.Producer[],
-    timeouts: PeerTimeouts,
-    logger: Logger,
   ) {
-    super(id, transport, slot, offer, timeouts, logger);
+    super(peer);
   }
 
   /** Creates the transport and the producers of the accepted sections; nothing is left behind on failure. */
@@ -45,7 +40,7 @@ export class WebRtcPublisher extends WebRtcPeer {
       transport.close();
       throw error;
     }
-    const publisher = new WebRtcPublisher(id, transport, slot, offer, producers, timeouts, logger);
+    const publisher = new WebRtcPublisher({ id, transport, slot, offer, timeouts, logger }, producers);
     const sections: AnswerSection[] = offer.media.map((m) => {
       const a = accepted.find((x) => x.media === m);
       return a && { direction: 'recvonly', rtpParameters: a.rtpParameters, rids: m.rids };

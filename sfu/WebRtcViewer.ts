@@ -9,7 +9,7 @@ import { writeAnswer, type AnswerSection } from './sdp/answer.js';
 import type { OfferedMedia, ParsedOffer } from './sdp/offer.js';
 import { isMediaSection, matchViewerCodec, type ViewerTrackMatch } from './sdp/rtpParameters.js';
 import type { TrackKind } from './tracks.js';
-import { createPeerTransport, WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
+import { createPeerTransport, WebRtcPeer, type PeerParts, type PeerTimeouts } from './WebRtcPeer.js';
 import type { WorkerSlot } from './WorkerPool.js';
 
 /** A track of the live stream, as one router knows it. */
@@ -69,15 +69,10 @@ export function planViewer(offer: ParsedOffer, tracks: readonly TrackSource[]): 
 
 export class WebRtcViewer extends WebRtcPeer {
   private constructor(
-    id: string,
-    transport: ms.WebRtcTransport,
-    slot: WorkerSlot,
-    offer: ParsedOffer,
+    peer: PeerParts,
     readonly consumers: ms.Consumer[],
-    timeouts: PeerTimeouts,
-    logger: Logger,
   ) {
-    super(id, transport, slot, offer, timeouts, logger);
+    super(peer);
   }
 
   /** `router` must number the planned codecs with the viewer's payload types; `tracks` are its producers. */
@@ -118,7 +113,7 @@ export class WebRtcViewer extends WebRtcPeer {
       transport.close(); // closes the consumers that were created
       throw error;
     }
-    const viewer = new WebRtcViewer(id, transport, slot, offer, consumers, timeouts, logger);
+    const viewer = new WebRtcViewer({ id, transport, slot, offer, timeouts, logger }, consumers);
     return { viewer, answer: writeAnswer(offer, viewer.localIce(), sections) };
   }
 

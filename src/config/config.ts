@@ -131,7 +131,7 @@ export const ConfigSchema = Type.Object(
     recording: RecordingConfigSchema,
     /** GET /metrics: per-stream labels (app, stream) on the media gauges only when the number of streams is bounded. */
     metrics: Type.Object({ perStreamLabels: Type.Boolean({ default: false }) }, { default: {}, additionalProperties: false }),
-    /** Event callbacks (publish, unpublish, play, stop_play; recording events too): signed JSON POSTs (src/callbacks). */
+    /** Event callbacks (publish, unpublish, play, stop_play; recording events too): signed JSON POSTs (src/notify). */
     callbacks: Type.Object(
       {
         url: Type.Optional(Type.String({ pattern: '^https?://' })),
@@ -145,7 +145,7 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    /** Admission hook: asked (POST JSON, signed) before each publish and play is admitted (src/admission). */
+    /** Admission hook: asked (POST JSON, signed) before each publish and play is admitted (src/access/AdmissionHook.ts). */
     admission: Type.Object(
       {
         url: Type.Optional(Type.String({ pattern: '^https?://' })),
@@ -157,7 +157,7 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
-    /** 0 = unlimited. Refusals: 503 (publishers, viewers) and 429 (sessions per IP) (src/limits). */
+    /** 0 = unlimited. Refusals: 503 (publishers, viewers) and 429 (sessions per IP) (src/access/Limits.ts). */
     limits: Type.Object(
       {
         maxPublishers: Type.Integer({ minimum: 0, default: 0 }),

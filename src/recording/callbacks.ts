@@ -1,5 +1,5 @@
 // Recording events to the configured callback URL. Fire and forget: signed, queued and retried with backoff by the
-// server's CallbackSender (src/callbacks), never awaited by media code.
+// server's CallbackSender (src/notify), never awaited by media code.
 import type { CallbackSender } from '../notify/CallbackSender.js';
 
 export type RecordingEvent =

@@ -23,7 +23,7 @@ export interface BridgeOptions {
   audio: RtpTarget | undefined;
   /** Bitrate for re-encoded video: the source's, as far as it is known. */
   videoKbps: number;
-  /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, src/flv/retime.ts). */
+  /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, src/media/flv/retime.ts). */
   retime: boolean;
   ffmpegs: FfmpegProcesses;
   logger: Logger;

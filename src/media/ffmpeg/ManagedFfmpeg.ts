@@ -164,7 +164,7 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
 
 /**
  * A run's input: the feed's FLV tags on stdin, from a key frame after the sequence headers. `retime`: the tags get
- * their arrival times instead of the source's timestamps (src/flv/retime.ts), each run from 0.
+ * their arrival times instead of the source's timestamps (src/media/flv/retime.ts), each run from 0.
  */
 export function feedInput(feed: FlvSource, start: FeedStart, inputOptions: string[] = [], options: { retime?: boolean } = {}): RunInput {
   return (command) => {
