@@ -27,10 +27,15 @@ MS_VERSION="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSyn
 ARCH="$(uname -m)"
 
 CACHE_DIR="${WHIPCAST_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/whipcast}"
-CACHED_BIN="${CACHE_DIR}/mediasoup-worker-${MS_VERSION}-${ARCH}"
-BUILD_LOG="${CACHE_DIR}/mediasoup-worker-${MS_VERSION}-${ARCH}.build.log"
-WORK_DIR="${CACHE_DIR}/build-${MS_VERSION}-${ARCH}"
-LOCK_FILE="${CACHE_DIR}/.mediasoup-worker-${MS_VERSION}-${ARCH}.lock"
+# Our patches of the worker's C++ (scripts/patches/mediasoup-worker-*.patch, each explained in its header): the
+# cached binary is keyed by their content too, so a changed patch is rebuilt and never mixed up with another build.
+WORKER_PATCHES=("${SCRIPT_DIR}"/patches/mediasoup-worker-*.patch)
+PATCH_KEY="$(cat "${WORKER_PATCHES[@]}" | sha256sum | cut -c1-12)"
+BUILD_ID="${MS_VERSION}-${ARCH}-${PATCH_KEY}"
+CACHED_BIN="${CACHE_DIR}/mediasoup-worker-${BUILD_ID}"
+BUILD_LOG="${CACHE_DIR}/mediasoup-worker-${BUILD_ID}.build.log"
+WORK_DIR="${CACHE_DIR}/build-${BUILD_ID}"
+LOCK_FILE="${CACHE_DIR}/.mediasoup-worker-${BUILD_ID}.lock"
 TARGET_BIN="${MS_DIR}/worker/out/Release/mediasoup-worker"
 
 # The worker exits with code 41 ("you don't seem to be my real father!") when
@@ -243,6 +248,11 @@ build_worker() {
   done
   patch_meson_files "${src}"
   log "patched meson.build for system dependencies"
+  local worker_patch
+  for worker_patch in "${WORKER_PATCHES[@]}"; do
+    patch -s -p1 -d "${src}" < "${worker_patch}" || die "cannot apply ${worker_patch}"
+    log "applied $(basename "${worker_patch}")"
+  done
 
   : >"${BUILD_LOG}"
   local ninja_args=(-C "${bld}" mediasoup-worker)

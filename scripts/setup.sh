@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 say() { echo "[setup] $*"; }
 
-runtime_packages=(ffmpeg meson ninja-build pkg-config g++ python3 libsrtp2-dev libabsl-dev libuv1-dev libssl-dev libusrsctp-dev nlohmann-json3-dev)
+runtime_packages=(ffmpeg meson ninja-build pkg-config g++ python3 patch libsrtp2-dev libabsl-dev libuv1-dev libssl-dev libusrsctp-dev nlohmann-json3-dev)
 test_packages=(chromium)
 packages=("${runtime_packages[@]}")
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
@@ -46,6 +46,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   say "installing npm dependencies (npm ci)"
   MEDIASOUP_WORKER_BIN=/nonexistent npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" > "$stamp"
+fi
+
+# 3b. Our patch of mediasoup's JavaScript (the half of per-consumer header extension ids that runs in Node; see
+#     scripts/patches/mediasoup-ortc-extmap.patch). Applied once per install: a reversible dry run says it is there.
+ortc_patch=scripts/patches/mediasoup-ortc-extmap.patch
+if ! patch -s -p1 -R --dry-run -d node_modules/mediasoup < "$ortc_patch" >/dev/null 2>&1; then
+  patch -s -p1 -d node_modules/mediasoup < "$ortc_patch"
+  say "patched mediasoup's ortc.js ($ortc_patch)"
 fi
 
 # 4. The mediasoup worker, built from the npm package's own sources against Debian's libraries (cached).

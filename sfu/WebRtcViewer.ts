@@ -101,6 +101,8 @@ export class WebRtcViewer extends WebRtcPeer {
           const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(paramsOf(c).apt) === match.payloadType);
           const consumer = await transport.consume({
             producerId: track.producerId,
+            // The viewer routes packets by the mid extension: it must carry the mid of the offer's section.
+            mid: match.media.mid,
             rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
             ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
           });
@@ -115,6 +117,15 @@ export class WebRtcViewer extends WebRtcPeer {
     }
     const viewer = new WebRtcViewer({ id, transport, slot, offer, timeouts, logger }, consumers);
     return { viewer, answer: writeAnswer(offer, viewer.localIce(), sections) };
+  }
+
+  /**
+   * mediasoup's estimate of the bitrate this viewer's link carries, in bps, from the viewer's transport-cc feedback;
+   * undefined when the viewer negotiated no bandwidth estimation.
+   */
+  async availableBitrate(): Promise<number | undefined> {
+    const [stats] = await this.transport.getStats();
+    return stats?.availableOutgoingBitrate;
   }
 
   /** Pins (or caps) the simulcast layer this viewer receives. */

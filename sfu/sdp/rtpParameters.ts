@@ -95,11 +95,15 @@ export function matchViewerCodec(m: OfferedMedia & { kind: TrackKind }, streamCo
         // RTX only when the router numbers it as the viewer does; otherwise retransmissions use the media SSRC.
         ...(rtx && rtx.payloadType === routerRtxPayloadType ? [{ kind, mimeType: rtx.mimeType, clockRate: rtx.clockRate, preferredPayloadType: rtx.payloadType, parameters: { apt: codec.payloadType }, rtcpFeedback: [] }] : []),
       ],
-      // mediasoup keeps only the extensions whose ids equal the router's own (see README: known limits).
-      headerExtensions: m.headerExtensions.map((e) => ({ kind, uri: e.uri, preferredId: e.id, direction: 'sendrecv' as const })),
+      // The viewer's own ids: the consumer sends with them (scripts/patches: per-consumer extension ids). Ids above
+      // 14 do not fit the one-byte form mediasoup's packets use, so those extensions are left out.
+      headerExtensions: m.headerExtensions.filter((e) => e.id <= MAX_ONE_BYTE_EXTENSION_ID).map((e) => ({ kind, uri: e.uri, preferredId: e.id, direction: 'sendrecv' as const })),
     }),
   };
 }
+
+/** RFC 8285 one-byte header extensions carry ids 1–14. */
+const MAX_ONE_BYTE_EXTENSION_ID = 14;
 
 function toCodecParameters(c: OfferedCodec): ms.RtpCodecParameters {
   return {
