@@ -36,6 +36,15 @@ interface RoomRouter {
   tracks: (TrackSource | undefined)[];
 }
 
+export interface ViewerLink {
+  /** The viewer's session id. */
+  id: string;
+  /** mediasoup's estimate of the viewer's link from its transport-cc feedback; null without one. */
+  availableBitrateBps: number | null;
+  /** The simulcast layers being sent to it; null for a single-layer stream. */
+  layers: { spatialLayer: number; temporalLayer: number } | null;
+}
+
 export type RoomEvents = { close: []; viewer: [WebRtcViewer] };
 
 export class Room extends EventEmitter<RoomEvents> {
@@ -80,6 +89,11 @@ export class Room extends EventEmitter<RoomEvents> {
   /** What the publisher sends in (per track) and what the viewers are sent, from mediasoup's stats. */
   stats(): Promise<RoomStats> {
     return mediaStats(this.producers, [...this.viewers].flatMap((v) => v.consumers));
+  }
+
+  /** Each viewer's link as the server sees it: mediasoup's bandwidth estimate and the simulcast layer it is sent. */
+  viewerLinks(): Promise<ViewerLink[]> {
+    return Promise.all([...this.viewers].map(async (viewer) => ({ id: viewer.id, availableBitrateBps: (await viewer.availableBitrate().catch(() => undefined)) ?? null, layers: viewer.currentLayers() })));
   }
 
   /** Viewers per worker index, to see how a stream is spread. */

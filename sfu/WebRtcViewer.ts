@@ -128,6 +128,12 @@ export class WebRtcViewer extends WebRtcPeer {
     return stats?.availableOutgoingBitrate;
   }
 
+  /** The simulcast (or SVC) layers its video is sent at now; null for a single-layer stream. */
+  currentLayers(): { spatialLayer: number; temporalLayer: number } | null {
+    const layers = this.consumers.find((c) => c.type === 'simulcast' || c.type === 'svc')?.currentLayers;
+    return layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null;
+  }
+
   /** Pins (or caps) the simulcast layer this viewer receives. */
   async setPreferredLayers(layers: Layers): Promise<void> {
     for (const consumer of this.consumers) {

@@ -2,7 +2,7 @@
 // sfu/'s own types (TrackInfo, TrackKind, TrackCodec) so that the server does not depend on mediasoup's; the
 // mediasoup objects a few classes expose (Room.producers, WebRtcPeer.transport) are for benches and tests.
 export { Sfu, type SfuOptions, type WorkerUsage } from './Sfu.js';
-export { Room, type RoomOptions } from './Room.js';
+export { Room, type RoomOptions, type ViewerLink } from './Room.js';
 export type { CodecParameters, TrackCodec, TrackInfo, TrackKind } from './tracks.js';
 export { WebRtcPeer, type PeerTimeouts } from './WebRtcPeer.js';
 export { WebRtcPublisher } from './WebRtcPublisher.js';

@@ -45,6 +45,9 @@ it("answers a Chromium viewer with its own extension ids, and estimates its band
       const estimate = await viewer.availableBitrate();
       return estimate !== undefined && estimate !== initial;
     }, 'the bandwidth estimate to follow transport-cc feedback');
+    // /api/streams shows it per viewer.
+    const body = (await (await fetch(`${server.httpUrl}/api/streams/live/bwe`)).json()) as { viewerLinks: { id: string; availableBitrateBps: number | null; layers: unknown }[] };
+    expect(body.viewerLinks).toEqual([{ id: viewer.id, availableBitrateBps: expect.any(Number) as number, layers: null }]);
     expect(await framesDecoded(page)).toBeGreaterThan(30);
     await page.close();
   } finally {
