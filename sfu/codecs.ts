@@ -24,7 +24,6 @@ export const routerMediaCodecs: ms.RtpCodecCapability[] = [
   ),
 ];
 
-/** Codec parameters (a=fmtp), typed: mediasoup declares them `any`. */
 /** Codecs that carry no media of their own (retransmission, redundancy, comfort noise, DTMF). */
 export function isAuxiliaryCodec(mimeType: string): boolean {
   return /\/(rtx|red|ulpfec|flexfec-03|cn|telephone-event)$/i.test(mimeType);

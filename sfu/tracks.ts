@@ -3,7 +3,7 @@ import type { types as ms } from 'mediasoup';
 
 export type TrackKind = 'audio' | 'video';
 
-/** A codec's a=fmtp parameters. */
+/** A codec's a=fmtp parameters, typed: mediasoup declares them `any`. */
 export type CodecParameters = Record<string, string | number>;
 
 export function paramsOf(codec: { parameters?: unknown }): CodecParameters {

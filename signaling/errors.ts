@@ -43,10 +43,11 @@ export function describeError(error: unknown, maxBodyBytes: number): { status: n
   return { status: 500, message: 'internal error' };
 }
 
-/** The server's error handler (set once, on the root instance). `maxBodyBytes` is named in 413 answers. */
-export function errorHandler(maxBodyBytes: number) {
+/** The server's error handler (set once, on the root instance). A 413 names the limit of the body it refused. */
+export function errorHandler(maxSdpBytes: number) {
   return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
-    const { status, message, retryAfter } = describeError(error, maxBodyBytes);
+    const sdp = /^application\/(sdp|trickle-ice-sdpfrag)\b/i.test(request.headers['content-type'] ?? '');
+    const { status, message, retryAfter } = describeError(error, sdp ? maxSdpBytes : request.routeOptions.bodyLimit);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ status, reason: message }, 'request refused');
     if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));

@@ -35,7 +35,7 @@ export function newEtag(): string {
 export type SessionEvents = { open: [Session]; close: [Session, string] };
 
 /** How long an ended session's id still answers DELETE with 200, and how many such ids are kept at most. */
-export const ENDED_SESSION_MEMORY_MS = 5 * 60_000;
+const ENDED_SESSION_MEMORY_MS = 5 * 60_000;
 const ENDED_SESSION_MAX = 10_000;
 
 export class SessionStore extends EventEmitter<SessionEvents> {

@@ -124,7 +124,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const metrics = createMetrics({
     streams: registry,
     relays,
-    isRecorded: (app, stream) => recording.stateOf(app, stream)?.state === 'recording',
+    isRecorded: (stream) => recording.stateOf(stream.app, stream.stream, stream.ingestDomain)?.state === 'recording',
     sfu,
     denials,
     perStreamLabels: config.metrics.perStreamLabels,

@@ -2,11 +2,10 @@
 // mode, signing keys, referer and IP lists, CORS origins. Ingest domains receive streams, streaming domains serve
 // them (each associated with an ingest domain); a domain without a type does both. Hosts that match no configured
 // domain get the default domain, built from the top-level settings, so localhost works without configuration.
-import { hostName } from '../core/host.js';
+import { hostName, type LatencyMode } from '../core/index.js';
 import type { Config } from '../config/config.js';
 import { accessListProblems, domainProblems } from '../config/domains.js';
 
-export type LatencyMode = 'sub-second' | 'half-second';
 export type DomainType = 'ingest' | 'streaming' | 'both';
 
 export interface DomainSettings {
@@ -23,7 +22,6 @@ export interface DomainSettings {
 }
 
 export const DEFAULT_VALIDITY_MINUTES = 1440;
-
 
 export type DomainConfig = Config['domains'][number];
 

@@ -29,7 +29,6 @@ export function normalizeIp(ip: string): string {
   return mapped?.[1] ?? address;
 }
 
-
 /** The host of a Referer header, lowercased; undefined when it is not a URL. */
 export function refererHost(referer: string): string | undefined {
   try {

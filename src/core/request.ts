@@ -4,6 +4,9 @@ export type IngestProtocol = 'whip' | 'rtmp';
 export type PlayProtocol = 'whep' | 'hls' | 'flv';
 export type MediaProtocol = IngestProtocol | PlayProtocol;
 
+/** A streaming domain's latency mode: half-second domains are WebRTC only. */
+export type LatencyMode = 'sub-second' | 'half-second';
+
 export interface MediaRequest {
   app: string;
   stream: string;

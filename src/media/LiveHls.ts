@@ -11,7 +11,7 @@ import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from './ffmpeg/Managed
 import type { LiveStream } from '../streams/StreamRegistry.js';
 
 export interface LiveHlsOptions {
-  /** Root directory; each stream writes under {root}/{app}/. */
+  /** Root directory; each stream writes under {root}/{app}/ (see streamDir). */
   root: string;
   segmentSeconds: number;
   listSize: number;
@@ -58,7 +58,7 @@ export class LiveHls {
     const muxer = this.muxers.get(key(live));
     if (muxer?.live !== live) return undefined;
     this.touch(muxer);
-    const path = join(this.options.root, live.app, name);
+    const path = join(streamDir(this.options.root, live), name);
     return existsSync(path) ? path : undefined;
   }
 
@@ -73,7 +73,7 @@ export class LiveHls {
   }
 
   private async start(live: LiveStream): Promise<Muxer> {
-    const dir = join(this.options.root, live.app);
+    const dir = streamDir(this.options.root, live);
     await this.stopping.get(key(live)); // the previous muxer's files go first: same names
     await mkdir(dir, { recursive: true });
     const existing = this.muxers.get(key(live));
@@ -112,7 +112,7 @@ export class LiveHls {
     muxer.live.feed.off('end', muxer.stop);
     const stopped = (async () => {
       await muxer.ffmpeg.close();
-      await removeStreamFiles(join(this.options.root, muxer.live.app), muxer.live.stream);
+      await removeStreamFiles(streamDir(this.options.root, muxer.live), muxer.live.stream);
       this.logger.info({ stream: key(muxer.live) }, 'HLS muxer stopped');
     })();
     this.stopping.set(key(muxer.live), stopped);
@@ -123,7 +123,12 @@ export class LiveHls {
 }
 
 function key(live: LiveStream): string {
-  return `${live.app}/${live.stream}`;
+  return live.key;
+}
+
+/** {root}/{app}/ for the default domain's streams; a configured ingest domain's get a directory of their own. */
+function streamDir(root: string, live: LiveStream): string {
+  return live.ingestDomain === undefined ? join(root, live.app) : join(root, `domain-${encodeURIComponent(live.ingestDomain)}`, live.app);
 }
 
 async function removeStreamFiles(dir: string, stream: string): Promise<void> {

@@ -46,7 +46,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   processGauges(registry, current);
   new Counter({
     name: 'whipcast_auth_denials_total',
-    help: 'Requests refused with 401/403, by reason (missing_key, malformed_key, bad_hash, expired, ip, referer, token, domain_type, forbidden, admin_token, other)',
+    help: 'Requests refused with 401/403, by reason (missing_key, malformed_key, bad_hash, expired, ip, referer, token, domain_type, forbidden, admin_token, hook, other)',
     labelNames: ['reason'],
     registers: [registry],
     collect() {

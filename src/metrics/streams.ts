@@ -2,13 +2,13 @@
 // latency, so operators watch it), their WebRTC viewers, relays by state, and how many are being recorded.
 import { Gauge, type Registry } from 'prom-client';
 import type { RelayManager } from '../media/RelayManager.js';
-import type { StreamRegistry } from '../streams/StreamRegistry.js';
+import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
 export interface StreamSources {
   streams: StreamRegistry;
   relays: RelayManager;
   /** Whether a live stream is being recorded now. */
-  isRecorded: (app: string, stream: string) => boolean;
+  isRecorded: (stream: LiveStream) => boolean;
 }
 
 export function streamGauges(registry: Registry, sources: StreamSources): void {
@@ -46,7 +46,7 @@ export function streamGauges(registry: Registry, sources: StreamSources): void {
     help: 'Live streams being recorded',
     registers: [registry],
     collect() {
-      this.set(streams.list().filter((s) => sources.isRecorded(s.app, s.stream)).length);
+      this.set(streams.list().filter((s) => sources.isRecorded(s)).length);
     },
   });
 }

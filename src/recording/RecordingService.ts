@@ -227,12 +227,12 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
         if (live.latencyMode === 'half-second') throw new Refusal('conflict', `${name} is on a half-second (WebRTC-only) domain and cannot be recorded`);
         if (recorder?.state === 'splicing') {
           recorder.resume(live.feed);
-          return this.stateOf(app, stream, live?.ingestDomain);
+          return this.stateByKey(name);
         }
         const template = templateId !== undefined ? this.templates.get(templateId) : matchTemplate(this.listTemplates(), { host: live.host, app, stream });
         if (!template) throw new Refusal('not-found', templateId !== undefined ? `record template ${templateId} not found` : `no record template matches ${name}`);
         await this.begin(live, template, template.formats, template.cycleMinutes);
-        return this.stateOf(app, stream, live?.ingestDomain);
+        return this.stateByKey(name);
       }
       case 'stop':
         if (!recorder) throw new Refusal('conflict', `${name} is not being recorded`);
@@ -241,7 +241,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       case 'restart':
         if (recorder?.state !== 'recording') throw new Refusal('conflict', `${name} is not being recorded`);
         await recorder.restart();
-        return this.stateOf(app, stream, live?.ingestDomain);
+        return this.stateByKey(name);
       case 'cancel_delay':
         if (recorder?.state !== 'splicing') throw new Refusal('conflict', `${name} is not waiting for a splice`);
         await this.finish(name, recorder);
@@ -251,7 +251,11 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
 
   /** Recording state of a stream for /api/streams; undefined when it is not recorded. */
   stateOf(app: string, stream: string, ingestDomain?: string): RecordingState | undefined {
-    const recorder = this.recorders.get(streamKey(ingestDomain, { app, stream }));
+    return this.stateByKey(streamKey(ingestDomain, { app, stream }));
+  }
+
+  private stateByKey(key: string): RecordingState | undefined {
+    const recorder = this.recorders.get(key);
     if (!recorder || recorder.state === 'done') return undefined;
     const record = recorder.record;
     return {

@@ -209,6 +209,11 @@ export class RtmpIngest {
     private readonly logger: Logger,
   ) {}
 
+  /** Open RTMP connections, publishing or not yet. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
   /** Publishes in progress (for the API and tests). */
   list(): RtmpPublish[] {
     return [...this.publishes];
@@ -256,6 +261,11 @@ export class RtmpIngest {
         host: request.host,
         path: `/${request.app}/${request.stream}`,
       });
+      // The encoder may have left while the admission hook was asked: give the name back.
+      if (socket.destroyed) {
+        admission.abort();
+        throw new Refusal('not-found', 'the encoder disconnected during admission');
+      }
       publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }), this.config.rtmp.timestamps);
       this.publishes.add(publish);
       logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');

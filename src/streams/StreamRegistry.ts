@@ -13,6 +13,7 @@ import {
   streamKey,
   streamPath,
   type IngestProtocol,
+  type LatencyMode,
   type MediaRequest,
   type PlayAdmission,
   type PublishAdmission,
@@ -22,8 +23,6 @@ import type { FlvSource } from '../media/flv/FlvFeed.js';
 
 /** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
 export type TranscodePath = 'none' | 'audio' | 'video' | 'video+audio';
-
-export type LatencyMode = 'sub-second' | 'half-second';
 
 export interface PublishDetails {
   protocol: IngestProtocol;
@@ -101,6 +100,8 @@ export interface ForbiddenStream {
 
 /** A publish between admission and its publisher's creation; a forbid cancels it. */
 interface PendingPublish {
+  app: string;
+  stream: string;
   room: Room | undefined;
   forbidden: boolean;
 }
@@ -158,21 +159,24 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.checkPublish(key, request);
     this.options.limits?.takeSession(request.ip);
     if (!this.live.has(key)) this.options.limits?.checkPublisher(this.live.size + this.pending.size);
-    const pending: PendingPublish = { room: undefined, forbidden: false };
+    const pending: PendingPublish = { app: request.app, stream: request.stream, room: undefined, forbidden: false };
     this.pending.set(key, pending);
+    let room: Room;
     try {
       await this.options.admission?.('publish', request);
-      if (pending.forbidden) this.checkPublish(key, request); // forbidden while the hook was asked
+      // Forbidden while the hook was asked (and not resumed since).
+      const forbid = pending.forbidden ? this.forbiddenEntry(streamPath(request)) : undefined;
+      if (forbid) throw forbiddenRefusal(request, forbid);
+      const current = this.live.get(key);
+      if (current) {
+        this.logger.info({ stream: key }, 'publisher taken over by a new one');
+        current.kick('taken over by a new publisher');
+      }
+      room = this.sfu.createRoom(key);
     } catch (error) {
       this.pending.delete(key);
       throw error;
     }
-    const current = this.live.get(key);
-    if (current) {
-      this.logger.info({ stream: key }, 'publisher taken over by a new one');
-      current.kick('taken over by a new publisher');
-    }
-    const room = this.sfu.createRoom(key);
     pending.room = room;
     return {
       room,
@@ -259,7 +263,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   private checkPublish(key: string, name: { app: string; stream: string }): void {
     const forbid = this.forbiddenEntry(streamPath(name));
-    if (forbid) throw Refusal.denied('forbidden', `stream ${streamPath(name)} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
+    if (forbid) throw forbiddenRefusal(name, forbid);
     if (this.pending.has(key) || (this.live.has(key) && this.options.conflict === 'reject')) throw new Refusal('conflict', `stream ${key} is already being published`);
   }
 
@@ -300,8 +304,8 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.forbids.set(path, forbidden);
     const live = this.list().filter((s) => s.app === app && s.stream === stream);
     for (const s of live) s.kick(`stream forbidden until ${until.toISOString()}`);
-    for (const [key, pending] of this.pending) {
-      if (key !== path && !key.endsWith(`/${path}`)) continue;
+    for (const pending of this.pending.values()) {
+      if (pending.app !== app || pending.stream !== stream) continue;
       pending.forbidden = true;
       pending.room?.close();
     }
@@ -336,4 +340,8 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     for (const stream of [...this.live.values()]) stream.kick(reason);
     for (const pending of this.pending.values()) pending.room?.close();
   }
+}
+
+function forbiddenRefusal(name: { app: string; stream: string }, forbid: ForbiddenStream): Refusal {
+  return Refusal.denied('forbidden', `stream ${streamPath(name)} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);
 }

@@ -1,6 +1,6 @@
 // A live stream as GET /api/streams shows it: tracks with codec and what mediasoup measures of them (bitrate in,
 // loss, NACKs, PLIs), what is sent to the viewers (bitrate out, their loss and round trip), viewers and uptime.
-import type { RoomStats, ViewerLink } from '../../sfu/index.js';
+import type { RoomStats } from '../../sfu/index.js';
 import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
 /** Parts of a stream's description owned elsewhere (relays, recording, HLS), keyed by field name. */
@@ -46,8 +46,6 @@ export interface StreamInfo {
   uptimeSeconds: number;
   viewers: number;
   viewersByWorker: Record<number, number>;
-  /** Each WebRTC viewer's bandwidth estimate and the simulcast layer it is sent. */
-  viewerLinks: ViewerLink[];
   tracks: TrackInfo[];
   /** Bitrate received from the publisher, all tracks. */
   bitrateInBps: number;
@@ -89,7 +87,6 @@ export async function describeStream(live: LiveStream, extras: StreamExtras = {}
     uptimeSeconds: Math.round((Date.now() - live.startedAt.getTime()) / 1000),
     viewers: live.room.viewerCount,
     viewersByWorker: live.room.viewersByWorker(),
-    viewerLinks: await live.room.viewerLinks(),
     tracks,
     bitrateInBps: tracks.reduce((total, t) => total + t.bitrateBps, 0),
     egress: {

@@ -1,12 +1,14 @@
 // Limits hold exactly under concurrent requests, even with an admission hook that keeps every admitted request
 // waiting: the hook below answers only once the expected number of requests are waiting on it, so every admitted
-// request overlaps every other.
+// request overlaps every other. What a waiting request holds is given back when its client goes away meanwhile, or
+// when its name is forbidden and resumed meanwhile.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
 import { CHROMIUM_WHEP_OFFER, CHROMIUM_WHIP_OFFER_H264 } from '../fixtures/sdp.js';
+import { rtmpEncoder } from '../helpers/encoder.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 
 const MAX_VIEWERS = 5;
@@ -80,5 +82,44 @@ describe('limits under concurrency', () => {
     holdUntil = 1;
     const again = await Promise.all([post(`/whep/${stream.app}/${stream.stream}`, CHROMIUM_WHEP_OFFER), post(`/whep/${stream.app}/${stream.stream}`, CHROMIUM_WHEP_OFFER)]);
     expect(again.map((r) => r.status).sort()).toEqual([201, 503]);
+  });
+});
+
+describe('a publish waiting on the admission hook', () => {
+  beforeAll(async () => {
+    server.registry.closeAll('the limit tests are over');
+    await waitUntil(() => server.registry.list().length === 0, 'the streams of the limit tests to end');
+  });
+
+  it('gives its name back when the RTMP encoder leaves meanwhile', async () => {
+    hookCalls = 0;
+    holdUntil = Infinity; // hold until released below
+    const encoder = rtmpEncoder(`rtmp://127.0.0.1:${server.rtmpPort}/live/gone`);
+    await waitUntil(() => hookCalls === 1, 'the RTMP publish to reach the hook');
+    const closed = new Promise((resolve) => encoder.once('exit', resolve));
+    encoder.kill('SIGKILL');
+    await closed;
+    await waitUntil(() => server.rtmp.connectionCount === 0, 'the encoder connection to close');
+    release();
+    holdUntil = 1;
+    await waitUntil(async () => (await post('/whip/live/gone', CHROMIUM_WHIP_OFFER_H264)).status !== 409, 'the name to be free again');
+  });
+
+  it('is refused if its name was forbidden meanwhile, and admitted if the forbid was lifted meanwhile', async () => {
+    holdUntil = Infinity;
+    hookCalls = 0;
+    const forbidden = post('/whip/live/held', CHROMIUM_WHIP_OFFER_H264);
+    await waitUntil(() => hookCalls === 1, 'the publish to reach the hook');
+    server.registry.forbid('live', 'held', new Date(Date.now() + 60_000));
+    release();
+    expect((await forbidden).status).toBe(403);
+
+    server.registry.resume('live', 'held');
+    const resumed = post('/whip/live/held', CHROMIUM_WHIP_OFFER_H264);
+    await waitUntil(() => hookCalls === 2, 'the second publish to reach the hook');
+    server.registry.forbid('live', 'held', new Date(Date.now() + 60_000));
+    server.registry.resume('live', 'held');
+    release();
+    expect((await resumed).status).toBe(201);
   });
 });

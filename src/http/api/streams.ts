@@ -32,9 +32,11 @@ export function streams(fastify: FastifyInstance, options: StreamsApiOptions, do
   fastify.get('/api/streams', { schema: { tags, summary: 'Live streams with their codecs, bitrates, loss, RTT, viewers, uptime, transcode path, relay and recording state' } }, async () => ({
     streams: await Promise.all(registry.list().map((live) => describeStream(live, options.extras))),
   }));
-  fastify.get<Params>('/api/streams/:app/:stream', { schema: { tags, summary: 'One live stream', params: StreamParams } }, (request) =>
-    describeStream(liveStream(request.params.app, request.params.stream), options.extras),
-  );
+  // One stream also lists each viewer's link (a stats round trip to the worker per viewer: not for every stream at once).
+  fastify.get<Params>('/api/streams/:app/:stream', { schema: { tags, summary: 'One live stream, with each WebRTC viewer\'s bandwidth estimate and simulcast layers', params: StreamParams } }, async (request) => {
+    const live = liveStream(request.params.app, request.params.stream);
+    return { ...(await describeStream(live, options.extras)), viewerLinks: await live.room.viewerLinks() };
+  });
   fastify.post<Params>(
     '/api/streams/:app/:stream/kick',
     { schema: { tags, summary: 'Disconnect the publisher (it may publish again)', params: StreamParams, response: { 200: Message } } },
