@@ -1,6 +1,6 @@
 // Stream events as callbacks: publish / unpublish (the registry's live / offline) and play / stop_play (WHEP
 // session resources opening and closing). Fire and forget.
-import type { StreamRegistry } from '../streams/StreamRegistry.js';
+import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 import type { CallbackSender } from './CallbackSender.js';
 
 export interface StreamEvent extends Record<string, unknown> {
@@ -16,6 +16,9 @@ export interface StreamEvent extends Record<string, unknown> {
   reason?: string;
   durationSeconds?: number;
 }
+
+/** Who and what an event is about: the fields a play or a publish shares with its end. */
+type EventSubject = Pick<StreamEvent, 'app' | 'stream' | 'domain' | 'protocol' | 'ip' | 'sessionId'>;
 
 /** The parts of a WHIP/WHEP session resource (signaling/'s Session) a play event carries. */
 export interface PlaySession {
@@ -38,7 +41,7 @@ export function attachStreamCallbacks(registry: StreamRegistry, sessions: Sessio
 
   // A WHEP session resource is one play: its request's address and host are on the session. One 'close' listener
   // for all of them (not one per session on the shared store), finding the play by its session.
-  const plays = new Map<PlaySession, { joinedAt: number; play: Pick<StreamEvent, 'app' | 'stream' | 'domain' | 'protocol' | 'ip' | 'sessionId'> }>();
+  const plays = new Map<PlaySession, { joinedAt: number; play: EventSubject }>();
   sessions.on('open', (session) => {
     if (session.kind !== 'whep') return;
     const joinedAt = Date.now();
@@ -53,17 +56,13 @@ export function attachStreamCallbacks(registry: StreamRegistry, sessions: Sessio
     sender.send({ event: 'stop_play', ...joined.play, time: new Date().toISOString(), reason, durationSeconds: Math.round((Date.now() - joined.joinedAt) / 100) / 10 } satisfies StreamEvent);
   });
 
-  registry.on('live', (stream) => {
-    sender.send({
-      event: 'publish', app: stream.app, stream: stream.stream, domain: stream.host, protocol: stream.protocol, ip: stream.ip ?? null, sessionId: stream.sessionId ?? null,
-      time: new Date().toISOString(),
-    } satisfies StreamEvent);
+  // A publish lasts from the stream going live to its going offline.
+  const published = (stream: LiveStream): EventSubject => ({
+    app: stream.app, stream: stream.stream, domain: stream.host, protocol: stream.protocol, ip: stream.ip, sessionId: stream.sessionId,
   });
-
+  registry.on('live', (stream) => sender.send({ event: 'publish', ...published(stream), time: new Date().toISOString() } satisfies StreamEvent));
   registry.on('offline', (stream) => {
-    sender.send({
-      event: 'unpublish', app: stream.app, stream: stream.stream, domain: stream.host, protocol: stream.protocol, ip: stream.ip ?? null, sessionId: stream.sessionId ?? null,
-      time: new Date().toISOString(), durationSeconds: Math.round((Date.now() - stream.startedAt.getTime()) / 100) / 10,
-    } satisfies StreamEvent);
+    const durationSeconds = Math.round((Date.now() - stream.startedAt.getTime()) / 100) / 10;
+    sender.send({ event: 'unpublish', ...published(stream), time: new Date().toISOString(), durationSeconds } satisfies StreamEvent);
   });
 }
