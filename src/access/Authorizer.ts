@@ -1,7 +1,7 @@
 // Who may publish and play: static bearer tokens per action, and per-stream publish keys. Signed URLs, referer/IP
 // lists (AccessAuthorizer) and the admission hook are layered around it.
 import { timingSafeEqual } from 'node:crypto';
-import { Refusal, type MediaRequest } from '../core/index.js';
+import { Refusal, streamPath, type MediaRequest } from '../core/index.js';
 
 export type Action = 'publish' | 'play';
 
@@ -21,7 +21,7 @@ export class StaticTokenAuthorizer implements Authorizer {
   constructor(private readonly tokens: StaticTokens) {}
 
   authorize(action: Action, request: MediaRequest): void {
-    const streamKey = this.tokens.streamKeys?.[`${request.app}/${request.stream}`];
+    const streamKey = this.tokens.streamKeys?.[streamPath(request)];
     const expected = action === 'publish' ? (streamKey ?? this.tokens.publishToken) : this.tokens.playToken;
     if (expected === undefined) return;
     if (request.bearerToken === undefined) throw Refusal.denied('token', `${action} requires Authorization: Bearer <token>`, 'unauthenticated');

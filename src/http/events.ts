@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
-import { STREAM_NAME_PATTERN } from '../core/index.js';
+import { STREAM_NAME_PATTERN, streamPath } from '../core/index.js';
 import type { StreamRegistry } from '../streams/StreamRegistry.js';
 import { describeStream, type StreamExtras } from '../streams/describe.js';
 import { adminGuard, type AdminGuardOptions } from './adminGuard.js';
@@ -84,7 +84,7 @@ export class ViewerReports {
   private readonly byStream = new Map<string, Map<number, StoredReport>>();
 
   add(app: string, stream: string, report: StoredReport): void {
-    const key = `${app}/${stream}`;
+    const key = streamPath({ app, stream });
     let reports = this.byStream.get(key);
     if (!reports) this.byStream.set(key, (reports = new Map<number, StoredReport>()));
     reports.delete(report.viewer); // re-insert: Map order = oldest first
@@ -105,7 +105,7 @@ export class ViewerReports {
   }
 
   of(app: string, stream: string): ViewerLatency | null {
-    const reports = [...(this.byStream.get(`${app}/${stream}`)?.values() ?? [])];
+    const reports = [...(this.byStream.get(streamPath({ app, stream }))?.values() ?? [])];
     if (reports.length === 0) return null;
     const p95s = known(reports.map((r) => r.latencyP95Ms));
     return {
@@ -129,7 +129,7 @@ export async function events(fastify: FastifyInstance, options: EventsOptions): 
 
   const snapshot = async (): Promise<string> => {
     const live = registry.list();
-    const keys = new Set(live.map((s) => `${s.app}/${s.stream}`));
+    const keys = new Set(live.map(streamPath));
     reports.prune((key) => keys.has(key));
     const streams = await Promise.all(
       live.map(async (s) => ({ ...(await describeStream(s, options.extras)), viewerLatency: reports.of(s.app, s.stream) })),
@@ -207,7 +207,7 @@ export async function events(fastify: FastifyInstance, options: EventsOptions): 
       const stored: StoredReport = { viewer, at: now, latencyP50Ms: parsed.latencyP50Ms ?? null, latencyP95Ms: parsed.latencyP95Ms ?? null, ttffMs: parsed.ttffMs ?? null };
       reports.add(app, stream, stored);
       // TTFF once per (re)connection of the player: a new stream or a new value
-      const key = `${app}/${stream}`;
+      const key = streamPath({ app, stream });
       const newTtff = stored.ttffMs !== null && (lastTtff?.key !== key || lastTtff.ms !== stored.ttffMs);
       if (newTtff && stored.ttffMs !== null) lastTtff = { key, ms: stored.ttffMs };
       options.onReport?.({ app, stream, latencyMs: stored.latencyP50Ms, ttffMs: newTtff ? stored.ttffMs : null });

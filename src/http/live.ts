@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { Refusal, STREAM_NAME_PATTERN } from '../core/index.js';
+import { Refusal, STREAM_NAME_PATTERN, streamPath } from '../core/index.js';
 import { mediaRequest } from '../../signaling/index.js';
 import { encodeTag, flvHeader, type FlvTag } from '../media/flv/tag.js';
 import type { LiveHls } from '../media/LiveHls.js';
@@ -70,7 +70,7 @@ function flvStream(live: LiveStream, request: FastifyRequest): PassThrough {
   const onTag = (tag: FlvTag): void => {
     if (out.destroyed) return;
     if (out.writableLength > MAX_FLV_BACKLOG_BYTES) {
-      request.log.warn({ stream: `${live.app}/${live.stream}` }, 'HTTP-FLV client too slow; disconnecting');
+      request.log.warn({ stream: streamPath(live) }, 'HTTP-FLV client too slow; disconnecting');
       out.destroy();
       return;
     }

@@ -4,7 +4,7 @@
 // stream's FLV feed (H264 + AAC: the SFU egress has already converted WebRTC codecs) to the target; a refused or
 // failed push is retried with backoff, and its state shows in GET /api/streams.
 import type { Logger } from 'pino';
-import { Refusal } from '../core/index.js';
+import { Refusal, streamPath } from '../core/index.js';
 import type { RelayRule } from '../config/config.js';
 import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from './ffmpeg/ManagedFfmpeg.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
@@ -119,7 +119,7 @@ export class RelayManager {
     this.relays.set(live, relays);
     for (const rule of matching) {
       const url = targetUrl(rule.url, live);
-      const logger = this.logger.child({ stream: `${live.app}/${live.stream}`, relay: redact(url) });
+      const logger = this.logger.child({ stream: streamPath(live), relay: redact(url) });
       const ffmpeg = new ManagedFfmpeg({
         input: feedInput(live.feed, 'gop', ['-analyzeduration', '1000000']),
         graceful: true,

@@ -9,7 +9,7 @@ import nmsLogger from 'node-media-server/src/core/logger.js';
 import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js';
 import type { Logger } from 'pino';
 import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
-import { isStreamName, Refusal } from '../core/index.js';
+import { isStreamName, Refusal, streamPath } from '../core/index.js';
 import type { Config } from '../config/config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
 import { type FfmpegProcesses, type ManagedFfmpeg, warmUpFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
@@ -120,7 +120,7 @@ export class RtmpPublish {
     }
     if (plan) {
       this.planned = plan;
-      const feed = new FlvFeed(`${this.request.app}/${this.request.stream}`, { audio: plan.audio, video: plan.video !== undefined });
+      const feed = new FlvFeed(streamPath(this.request), { audio: plan.audio, video: plan.video !== undefined });
       this.feed = feed;
       for (const pending of this.pending.splice(0)) feed.push(tagOf(pending));
       this.startBridge(plan, feed).catch((error: unknown) => this.fail(`cannot start the bridge: ${(error as Error).message}`));
@@ -266,9 +266,9 @@ export class RtmpIngest {
         admission.abort();
         throw new Refusal('not-found', 'the encoder disconnected during admission');
       }
-      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: `${request.app}/${request.stream}` }), this.config.rtmp.timestamps);
+      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: streamPath(request) }), this.config.rtmp.timestamps);
       this.publishes.add(publish);
-      logger.info({ stream: `${request.app}/${request.stream}` }, 'RTMP publish admitted');
+      logger.info({ stream: streamPath(request) }, 'RTMP publish admitted');
     };
     rtmp.onPacketCallback = (packet) => publish?.onPacket(packet);
     const deadline = setTimeout(() => {
