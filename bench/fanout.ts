@@ -13,6 +13,10 @@
 // --full-viewers makes werift decrypt and handle every packet (--viewer-nack/--viewer-twcc add that feedback).
 //
 //   node dist/bench/fanout.js --steps 0,25,50,100,150,200 --step-seconds 20 --workers 1
+//
+// Two (or more) worker binaries in one run: --worker-bin old=/path/a,new=/path/b [--rounds 2] runs the bench once
+// per binary and round, interleaved (lib/worker-ab.ts), and prints worker + server CPU per viewer side by side.
+import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { types as ms } from 'mediasoup';
 import type { WebRtcViewer } from '../sfu/index.js';
@@ -25,6 +29,7 @@ import { cleanupRig, stopRigOnSignals } from './lib/rig.js';
 import { BenchChild, ViewerPool } from './lib/viewer-pool.js';
 import type { ViewerWindow } from './lib/viewer-protocol.js';
 import { DEFAULT_ENCODER, type EncoderOptions } from './lib/webrtc.js';
+import { parseWorkerBins, runWorkerAb } from './lib/worker-ab.js';
 
 const flags = parseFlags(
   {
@@ -45,6 +50,10 @@ const flags = parseFlags(
     preset: { type: 'string', default: DEFAULT_ENCODER.preset, help: 'x264 preset of the publisher' },
     gop: { type: 'string', default: String(DEFAULT_ENCODER.gop), help: 'publisher key-frame interval (frames)' },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
+    'worker-bin': { type: 'string', default: '', help: 'compare mediasoup worker binaries in one run: [label=]path,[label=]path (one child run per binary and round, interleaved)' },
+    rounds: { type: 'string', default: '1', help: 'with --worker-bin: rounds (each runs every binary once, order alternating)' },
+    'probe-stats': { type: 'string', default: '0', help: 'after the last step, one more window with this many extra transport.getStats() per viewer per second (what the server\'s inactivity check does every 5 s), to price one call' },
+    'result-file': { type: 'string', default: '', help: 'also write the JSON results to this file (used by --worker-bin)' },
   },
   'Usage: node dist/bench/fanout.js [options]',
 );
@@ -118,13 +127,19 @@ const closedReasons = new Map<string, number>();
 let finished = false;
 
 async function main(): Promise<void> {
+  if (flags['worker-bin']) {
+    await runWorkerAb(parseWorkerBins(flags['worker-bin']), intFlag('rounds', flags.rounds, 1), process.argv.slice(2));
+    return;
+  }
   const machine = machineInfo();
   console.log(`fanout: ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; workers ${workers}; steps ${steps.join(',')}; window ${stepSeconds}s (+${warmupSeconds}s warm-up)`);
+  console.log(`worker: ${process.env.MEDIASOUP_WORKER_BIN ?? 'node_modules/mediasoup/worker/out/Release/mediasoup-worker'}`);
   console.log(`viewers: werift${lightViewers ? ' (light: RTP counted from the clear SRTP header, not decrypted)' : ' (full: every packet decrypted)'} in child processes of ${perProcess}, feedback ${feedback.nack ? 'NACK' : 'no NACK'}/${feedback.twcc ? 'transport-cc' : 'no transport-cc'} (+PLI/FIR), UDP rcvbuf ${viewerRcvbufKb} KiB, nice ${viewerNice}`);
   console.log(`publisher: ${encoder.width}x${encoder.height}@${encoder.fps} H264 baseline ${encoder.kbps} kbit/s (maxrate ${encoder.kbps}k, bufsize ${Math.round(encoder.kbps / 2)}k, preset ${encoder.preset}, g ${encoder.gop}) + Opus 64k`);
 
   server = await startBenchServer({ workers, logLevel: flags['log-level'], viewersPerWorker: workers === 1 ? 100_000 : 500 });
   const srv = server;
+  console.log(`worker pid(s): ${(await srv.sfu.workerUsage()).map((u) => u.pid).join(',')}`);
   const viewers = new Set<WebRtcViewer>();
 
   publisherChild = BenchChild.spawn(viewerRcvbufKb * 1024);
@@ -180,6 +195,11 @@ async function main(): Promise<void> {
     printSteps([r]);
   }
 
+  const probeRate = numberFlag('probe-stats', flags['probe-stats'], 0);
+  let statsProbe: Record<string, number> | undefined;
+  const last = results[results.length - 1];
+  if (probeRate > 0 && last && last.viewers > 0 && !streamEnded) statsProbe = await probeStats(srv, live.room.producers, viewers, pool, last, probeRate);
+
   finished = true;
   console.log('\n=== fan-out of one stream ===');
   printSteps(results);
@@ -191,11 +211,13 @@ async function main(): Promise<void> {
     name: 'fanout',
     startedAt: new Date().toISOString(),
     machine,
-    config: { steps, stepSeconds, warmupSeconds, workers, viewersPerProcess: perProcess, joinConcurrency, viewerRcvbufKb, viewerNice, viewerFeedback: feedback, lightViewers, encoder, mediasoup: '3.12.16' },
+    config: { steps, stepSeconds, warmupSeconds, workers, viewersPerProcess: perProcess, joinConcurrency, viewerRcvbufKb, viewerNice, viewerFeedback: feedback, lightViewers, encoder, mediasoup: '3.12.16', workerBin: process.env.MEDIASOUP_WORKER_BIN },
     steps: results,
     summary: summary.data,
+    statsProbe,
   });
   console.log(`\nresults: ${file}\n         ${latest}`);
+  if (flags['result-file']) await writeFile(flags['result-file'], `${JSON.stringify({ steps: results, summary: summary.data }, null, 2)}\n`);
   if (flags.chart) {
     const line = (label: string, pick: (r: StepResult) => number) => ({ label, points: results.map((r) => ({ x: r.viewers, y: pick(r) })) });
     const svg = lineSvg(`fan-out of one ${round(summary.data.meanIngressMbps as number, 1)} Mbit/s stream, ${machine.nproc} × ${machine.cpuModel}`, 'WHEP viewers', '% of one core', [
@@ -205,6 +227,54 @@ async function main(): Promise<void> {
     ]);
     console.log(`chart:   ${await writeChart('fanout', svg)}`);
   }
+}
+
+/**
+ * The price of one WebRtcTransport.getStats(): the last step's window again, with `rate` extra calls per viewer per
+ * second spread evenly over the window; the CPU above the last step's, divided by the calls.
+ */
+async function probeStats(srv: WhipcastServer, producers: readonly ms.Producer[], viewers: Set<WebRtcViewer>, viewerPool: ViewerPool, last: StepResult, rate: number): Promise<Record<string, number>> {
+  console.log(`\n[stats probe] ${last.viewers} viewers, ${rate} extra transport.getStats() per viewer per second`);
+  let calls = 0;
+  let stop = false;
+  const list = [...viewers];
+  const intervalMs = 1000 / (rate * Math.max(1, list.length));
+  const loop = (async () => {
+    let i = 0;
+    let next = performance.now();
+    while (!stop) {
+      const v = list[i++ % list.length];
+      if (v) {
+        calls++;
+        void v.transport.getStats().catch(() => undefined);
+      }
+      next += intervalMs;
+      const wait = next - performance.now();
+      if (wait > 1) await sleep(wait);
+      else if (i % 16 === 0) await sleep(0);
+    }
+  })();
+  await sleep(1000);
+  const callsBefore = calls;
+  const r = await measure(srv, producers, viewers, viewerPool, last.viewers);
+  const windowCalls = calls - callsBefore;
+  stop = true;
+  await loop;
+  const extraWorker = r.cpu.workerPct - last.cpu.workerPct;
+  const extraServer = r.cpu.serverPct - last.cpu.serverPct;
+  const perCallUs = (pct: number) => round(((pct / 100) * r.windowSeconds * 1e6) / Math.max(1, windowCalls), 1);
+  const out = {
+    viewers: last.viewers,
+    callsPerSecond: round(windowCalls / r.windowSeconds, 1),
+    workerPct: r.cpu.workerPct,
+    serverPct: r.cpu.serverPct,
+    baseWorkerPct: last.cpu.workerPct,
+    baseServerPct: last.cpu.serverPct,
+    workerUsPerCall: perCallUs(extraWorker),
+    serverUsPerCall: perCallUs(extraServer),
+  };
+  console.log(`  ${out.callsPerSecond} calls/s: worker ${last.cpu.workerPct} → ${r.cpu.workerPct} %, server ${last.cpu.serverPct} → ${r.cpu.serverPct} %: ${out.workerUsPerCall} µs (worker) + ${out.serverUsPerCall} µs (Node) per call`);
+  return out;
 }
 
 /** What the publisher's producers received so far: bytes, packets, and packets lost on the way in. */

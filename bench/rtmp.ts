@@ -13,8 +13,16 @@
 //     context, and the other processes involved.
 //  3. WHEP time to first frame, K times with the stream running: POST → first complete IDR frame, and POST →
 //     first frame out of a decoder (spawned before the POST) fed from that IDR on.
+//  4. Lip sync in Chromium (--chromium-rounds, 0 skips it): the same generator through x264 -tune zerolatency
+//     (+ AAC) played by play.html with lip sync on (the default) and with ?lipsync=0, interleaved, each round in
+//     the other order. The page measures glass to glass from the generator's browser band; getStats gives the
+//     audio and the video inbound-rtp's jitter-buffer delay (jitterBufferDelay / jitterBufferEmittedCount), so the
+//     cost of lip sync (on p50 − off p50) can be told apart from the audio's own playout buffer. --compare DIST
+//     also measures a server built from another tree (its dist/ directory, e.g. the previous commit's), in the same
+//     rounds: before and after in one run.
 //
 //   node dist/bench/rtmp.js --seconds 20 --paths video+audio,audio,none --ttff-runs 8
+//   node dist/bench/rtmp.js --paths '' --chromium-rounds 3 --compare /tmp/before/dist     (lip sync only, A/B)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,8 +31,10 @@ import { resolveConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { BenchProcesses, cpuWindow, flow, LatencyProbe, pidAlive, reapChildren, runFloor, sampleCpu, type CpuWindow, type FloorResult, type LatencyStats, type WindowFlow } from './lib/latency.js';
+import { launchChromium, type BenchBrowser } from './lib/browser.js';
 import { machineInfo } from './lib/proc.js';
 import { printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
+import { playWindow, type BrowserWindow } from './lib/rtmp-browser.js';
 import { spawnEncoder, type EncoderSettings, type GeneratorStats } from './lib/rtmp-generator.js';
 import type { FrameDecoder } from './lib/rtmp-h264.js';
 import { readBand, FPS, HEIGHT, WIDTH } from './lib/rtmp-timecode.js';
@@ -41,6 +51,11 @@ const flags = parseFlags(
     'ttff-timeout-ms': { type: 'string', default: '10000', help: 'give up on one join after this long' },
     kbps: { type: 'string', default: '2500', help: 'x264 bitrate (-b:v)' },
     preset: { type: 'string', default: 'veryfast', help: 'x264 preset' },
+    'chromium-rounds': { type: 'string', default: '2', help: 'Chromium lip-sync rounds (each: lip sync on and ?lipsync=0); 0 skips them' },
+    'chromium-paths': { type: 'string', default: 'audio', help: 'RTMP paths played in Chromium (x264 -tune zerolatency)' },
+    'chromium-seconds': { type: 'string', default: '15', help: 'measurement window of one Chromium viewer' },
+    'chromium-warmup': { type: 'string', default: '6', help: 'seconds after its first frame before a Chromium viewer is measured (A/V sync settles)' },
+    compare: { type: 'string', default: '', help: "another build's dist/ directory: its server is measured too in the Chromium rounds (before/after in one run)" },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
   },
   'Usage: node dist/bench/rtmp.js [options]',
@@ -51,6 +66,9 @@ const ttffRuns = intFlag('ttff-runs', flags['ttff-runs'], 0);
 const ttffWarmup = intFlag('ttff-warmup', flags['ttff-warmup'], 0);
 const ttffTimeoutMs = intFlag('ttff-timeout-ms', flags['ttff-timeout-ms'], 1000);
 const kbps = intFlag('kbps', flags.kbps, 100);
+const chromiumRounds = intFlag('chromium-rounds', flags['chromium-rounds'], 0);
+const chromiumSeconds = numberFlag('chromium-seconds', flags['chromium-seconds'], 1);
+const chromiumWarmup = numberFlag('chromium-warmup', flags['chromium-warmup'], 0);
 
 type PathName = 'video+audio' | 'audio' | 'none';
 const PATHS: Record<PathName, { bframes: number; audio: boolean; stream: string }> = {
@@ -59,7 +77,8 @@ const PATHS: Record<PathName, { bframes: number; audio: boolean; stream: string 
   none: { bframes: 0, audio: false, stream: 'rtmp-none' },
 };
 const paths = flags.paths.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-for (const p of paths) {
+const chromiumPaths = flags['chromium-paths'].split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+for (const p of [...paths, ...chromiumPaths]) {
   if (!(p in PATHS)) {
     console.error(`--paths: unknown path "${p}" (known: ${Object.keys(PATHS).join(', ')})`);
     process.exit(2);
@@ -73,6 +92,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'whipcast-bench-rtmp-'));
 const procs = new BenchProcesses(tmp);
 const viewers = new Set<RtmpViewer>();
 let server: WhipcastServer | undefined;
+let compared: WhipcastServer | undefined;
+let browser: BenchBrowser | undefined;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Through the server
@@ -273,6 +294,112 @@ async function ttffRun(url: string): Promise<Omit<TtffRun, 'run' | 'warmup'>> {
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : String(round(x, 0)));
 
 // ---------------------------------------------------------------------------------------------------------------
+// Lip sync in Chromium
+
+interface ChromiumWindow extends BrowserWindow {
+  /** Which server: "this" build, or "compare" (--compare). */
+  server: string;
+  path: PathName;
+  round: number;
+  transcode?: string;
+}
+
+/** One round of one path on one server: an encoder (x264 -tune zerolatency) and a Chromium viewer per lip-sync setting. */
+async function chromiumRound(b: BenchBrowser, srv: WhipcastServer, label: string, path: PathName, round: number): Promise<ChromiumWindow[]> {
+  const settings: EncoderSettings = { ...settingsOf(path), tune: 'zerolatency' };
+  const stream = `${PATHS[path].stream}-chromium`;
+  const source = procs.source();
+  const encoder = procs.track(spawnEncoder(source.fifo, settings, `rtmp://127.0.0.1:${srv.rtmpPort}/bench/${stream}`));
+  const live = () => srv.registry.list().find((s) => s.app === 'bench' && s.stream === stream);
+  const out: ChromiumWindow[] = [];
+  try {
+    await waitFor(() => live() !== undefined, `bench/${stream} live`, 30_000);
+    const transcode = live()?.transcode;
+    // Every other round the other way round, so neither setting always comes first.
+    const order = round % 2 === 1 ? [true, false] : [false, true];
+    for (const lipSync of order) {
+      const w = await playWindow(b, srv.httpUrl, `bench/${stream}`, lipSync, chromiumWarmup * 1000, chromiumSeconds * 1000);
+      const r: ChromiumWindow = { server: label, path, round, ...(transcode ? { transcode } : {}), ...w };
+      out.push(r);
+      console.log(
+        `[chromium ${label} ${path} #${round}] lip sync ${lipSync ? 'on ' : 'off'}: p50 ${fmt(w.p50)} p95 ${fmt(w.p95)} ms (${w.frames} frames, ${w.fps} fps), ` +
+          `jitter buffer audio ${w.audio?.jitterBufferMs ?? '-'} (target ${w.audio?.targetMs ?? '-'}) video ${w.video?.jitterBufferMs ?? '-'} ms, ` +
+          `audio concealed ${w.audio?.concealedPct ?? '-'} % stretched ${w.audio?.stretchedPct ?? '-'} %${w.error ? ` (${w.error})` : ''}`,
+      );
+    }
+  } finally {
+    await procs.stopSource(source);
+    await procs.kill(encoder);
+    await waitFor(() => live() === undefined, `bench/${stream} offline`, 15_000).catch((e: unknown) => console.warn(`[chromium] ${(e as Error).message}`));
+  }
+  return out;
+}
+
+interface ChromiumSummary {
+  server: string;
+  path: PathName;
+  lipSync: boolean;
+  windows: number;
+  frames: number;
+  /** Over all the windows' samples pooled. */
+  p50?: number;
+  p95?: number;
+  /** Per window. */
+  p50s: (number | undefined)[];
+  audioJitterBufferMs: (number | undefined)[];
+  videoJitterBufferMs: (number | undefined)[];
+  audioConcealedPct: (number | undefined)[];
+}
+
+function summarizeChromium(windows: (ChromiumWindow & { series: number[] })[]): ChromiumSummary[] {
+  const keyOf = (w: ChromiumWindow): string => `${w.server}|${w.path}|${w.lipSync ? 1 : 0}`;
+  const keys = [...new Set(windows.map(keyOf))];
+  return keys.map((key) => {
+    const ws = windows.filter((w) => keyOf(w) === key);
+    const pooled = ws.flatMap((w) => w.series);
+    const first = ws[0] as ChromiumWindow;
+    const { p50, p95 } = summarize(pooled, 1);
+    return {
+      server: first.server,
+      path: first.path,
+      lipSync: first.lipSync,
+      windows: ws.length,
+      frames: pooled.length,
+      ...(p50 !== undefined ? { p50 } : {}),
+      ...(p95 !== undefined ? { p95 } : {}),
+      p50s: ws.map((w) => w.p50),
+      audioJitterBufferMs: ws.map((w) => w.audio?.jitterBufferMs),
+      videoJitterBufferMs: ws.map((w) => w.video?.jitterBufferMs),
+      audioConcealedPct: ws.map((w) => w.audio?.concealedPct),
+    };
+  });
+}
+
+const span = (xs: (number | undefined)[]): string | undefined => {
+  const v = xs.filter((x): x is number => x !== undefined);
+  if (v.length === 0) return undefined;
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  return lo === hi ? String(round(lo, 0)) : `${round(lo, 0)}–${round(hi, 0)}`;
+};
+
+/** Another build's server (--compare): its own modules, loaded from its dist/ directory. */
+async function startCompared(dist: string): Promise<WhipcastServer> {
+  const { resolveConfig: resolve } = (await import(join(dist, 'src/config/config.js'))) as { resolveConfig: typeof resolveConfig };
+  const { startServer: start } = (await import(join(dist, 'src/server.js'))) as { startServer: typeof startServer };
+  return start(await benchConfig(resolve));
+}
+
+async function benchConfig(resolve: typeof resolveConfig): Promise<ReturnType<typeof resolveConfig>> {
+  return resolve({
+    http: { host: '127.0.0.1', port: 0 },
+    rtmp: { host: '127.0.0.1', port: 0 },
+    rtc: { port: await freePortRange(1), listenIps: [{ ip: '127.0.0.1' }], workers: 1 },
+    log: { level: flags['log-level'] },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   const machine = machineInfo();
@@ -293,19 +420,38 @@ async function main(): Promise<void> {
   );
   if (!ok) throw new Error('self-check failed: the time codes do not survive the encode/decode round trip');
 
-  const config = resolveConfig({
-    http: { host: '127.0.0.1', port: 0 },
-    rtmp: { host: '127.0.0.1', port: 0 },
-    rtc: { port: await freePortRange(1), listenIps: [{ ip: '127.0.0.1' }], workers: 1 },
-    log: { level: flags['log-level'] },
-  });
-  server = await startServer(config);
+  server = await startServer(await benchConfig(resolveConfig));
   console.log(`server: ${server.httpUrl}, RTMP 127.0.0.1:${server.rtmpPort}, 1 mediasoup worker`);
   // fluent-ffmpeg's one-off capability probe (warmUpFfmpeg) runs at startup: let it finish before measuring.
   await sleep(2000);
 
   const results: PathResult[] = [];
   for (const path of paths as PathName[]) results.push(await runPath(server, path));
+
+  const chromiumWindows: (ChromiumWindow & { series: number[] })[] = [];
+  let chromiumVersion: string | undefined;
+  if (chromiumRounds > 0 && chromiumPaths.length > 0) {
+    browser = await launchChromium();
+    chromiumVersion = browser.version;
+    const servers: { label: string; srv: WhipcastServer }[] = [{ label: 'this', srv: server }];
+    if (flags.compare) {
+      compared = await startCompared(flags.compare);
+      servers.push({ label: 'compare', srv: compared });
+      console.log(`compare: the server of ${flags.compare} at ${compared.httpUrl}`);
+      await sleep(2000);
+    }
+    console.log(`\nchromium ${browser.version}: ${chromiumRounds} rounds of ${chromiumPaths.join(', ')} on ${servers.map((s) => s.label).join(' and ')}, x264 -tune zerolatency; ${chromiumWarmup} s warm-up + ${chromiumSeconds} s per viewer`);
+    for (let round = 1; round <= chromiumRounds; round++) {
+      // The servers take turns: each round starts with the other one.
+      const turn = round % 2 === 1 ? servers : [...servers].reverse();
+      for (const { label, srv } of turn) {
+        for (const path of chromiumPaths as PathName[]) {
+          for (const w of await chromiumRound(browser, srv, label, path, round)) chromiumWindows.push({ ...w, series: w.series ?? [] });
+        }
+      }
+    }
+  }
+  const chromium = summarizeChromium(chromiumWindows);
 
   console.log(`\n=== RTMP ingest: latency, CPU, time to first frame (${WIDTH}x${HEIGHT} ${FPS} fps, ${kbps} kbit/s, ${seconds} s windows) ===`);
   const rows: Cell[][] = results.map((r) => [
@@ -357,22 +503,43 @@ async function main(): Promise<void> {
       'busy = whole machine, % of all cores; other = busy time of processes not ours, % of one core; loop p99 = event-loop delay, ms)',
   );
 
+  if (chromium.length > 0) {
+    console.log(`\n=== Lip sync in Chromium (x264 -tune zerolatency, play.html; ${chromiumRounds} rounds of ${chromiumSeconds} s) ===`);
+    printTable(
+      ['server', 'path', 'lip sync', 'frames', 'p50', 'p95', 'p50 per round', 'lip-sync cost', 'audio jb', 'video jb', 'audio concealed %'],
+      chromium.map((c) => {
+        const off = chromium.find((o) => o.server === c.server && o.path === c.path && !o.lipSync);
+        const cost = c.lipSync && c.p50 !== undefined && off?.p50 !== undefined ? round(c.p50 - off.p50, 1) : undefined;
+        return [c.server, c.path, c.lipSync ? 'on' : 'off (?lipsync=0)', c.frames, c.p50, c.p95, span(c.p50s), cost, span(c.audioJitterBufferMs), span(c.videoJitterBufferMs), span(c.audioConcealedPct)];
+      }),
+    );
+    console.log('(ms; p50/p95 over every window\'s samples pooled; per round, jb and concealed: range over the windows; lip-sync cost = on p50 − off p50; jb = getStats jitterBufferDelay / jitterBufferEmittedCount of the inbound-rtp over the window)');
+  }
+
   const { file, latest } = await writeResults('rtmp', {
     name: 'rtmp',
     startedAt,
     machine: { ...machine, loadAverageAtStart: load, loadAverageAtEnd: loadavg().map((x) => round(x, 2)) },
-    config: { width: WIDTH, height: HEIGHT, fps: FPS, kbps, preset: flags.preset, gop: 30, seconds, warmupSeconds, ttffRuns, ttffWarmup, ttffTimeoutMs, paths },
+    config: {
+      width: WIDTH, height: HEIGHT, fps: FPS, kbps, preset: flags.preset, gop: 30, seconds, warmupSeconds, ttffRuns, ttffWarmup, ttffTimeoutMs, paths,
+      chromium: { rounds: chromiumRounds, paths: chromiumPaths, seconds: chromiumSeconds, warmup: chromiumWarmup, tune: 'zerolatency', version: chromiumVersion, ...(flags.compare ? { compare: flags.compare } : {}) },
+    },
     selfCheck: { ok, ...check.latency, series: undefined },
     results,
+    chromium: { summary: chromium, windows: chromiumWindows },
   });
   console.log(`\nresults: ${file}\n         ${latest}`);
 }
 
 async function cleanup(): Promise<void> {
   for (const v of viewers) await v.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
+  browser = undefined;
   await procs.closeAll();
   await server?.close().catch(() => undefined);
   server = undefined;
+  await compared?.close().catch(() => undefined);
+  compared = undefined;
   rmSync(tmp, { recursive: true, force: true });
   await reapChildren();
 }

@@ -10,14 +10,22 @@
 //   - a werift viewer (no decoder) measures from the POST to the answer, to DTLS connected, to the first video
 //     RTP packet, and to the first packet of an H264 key frame (SPS/IDR).
 //
-//   node dist/bench/ttff.js --runs 10
+// --loss N puts the Chromium viewer in a network namespace of its own (test/helpers/netns.ts) whose link loses N %
+// of the packets both ways (--loss 0: the same namespace, a clean link); werift is not run then (it lives in
+// this process). --dtls-role server makes the server take the DTLS server role as it did before it became the
+// DTLS client (the viewer's offer says a=setup:active), to measure what the role costs.
+//
+//   node dist/bench/ttff.js --runs 10 [--loss 3] [--dtls-role server]
 import { performance } from 'node:perf_hooks';
+import { resolveConfig } from '../src/config/config.js';
+import { startServer } from '../src/server.js';
+import { EmulatedHost } from '../test/helpers/netns.js';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
-import { intFlag, parseFlags, runBench } from './lib/cli.js';
+import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { joinOnce, settle, waitForLive, type JoinTiming } from './lib/pages.js';
 import { machineInfo } from './lib/proc.js';
 import { printTable, round, summarize, writeResults, type Cell, type Summary } from './lib/report.js';
-import { closeServer, sleep, startBenchServer, type WhipcastServer } from './lib/server.js';
+import { closeServer, freePortRange, sleep, startBenchServer, type WhipcastServer } from './lib/server.js';
 import { view } from './lib/webrtc.js';
 
 const flags = parseFlags(
@@ -28,6 +36,8 @@ const flags = parseFlags(
     'gap-ms': { type: 'string', default: '1000', help: 'pause between joins' },
     'timeout-ms': { type: 'string', default: '15000', help: 'give up on one join after this long' },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
+    loss: { type: 'string', default: '', help: 'the Chromium viewer in a namespace whose link loses this % both ways (0: a clean one)' },
+    'dtls-role': { type: 'string', default: 'client', help: 'the server\'s DTLS role: client (as it answers) or server (forced by the viewer)' },
   },
   'Usage: node dist/bench/ttff.js [options]',
 );
@@ -36,6 +46,18 @@ const warmupRuns = intFlag('warmup-runs', flags['warmup-runs'], 0);
 const gapMs = intFlag('gap-ms', flags['gap-ms'], 0);
 const timeoutMs = intFlag('timeout-ms', flags['timeout-ms'], 1000);
 const codec = flags.codec.toUpperCase();
+const lossPercent = flags.loss === '' ? undefined : numberFlag('loss', flags.loss, 0);
+if (flags['dtls-role'] !== 'client' && flags['dtls-role'] !== 'server') {
+  console.error('--dtls-role: client or server');
+  process.exit(2);
+}
+const dtlsRole = flags['dtls-role'];
+/** Offers a=setup:active in every WHEP POST, so that the server answers passive (it is then the DTLS server). */
+const SERVER_ROLE_SCRIPT = `(() => {
+  const fetch = window.fetch;
+  window.fetch = (input, init) => fetch.call(window, input, init && init.method === 'POST' && typeof init.body === 'string' && /\\/whep\\//.test(String(input))
+    ? { ...init, body: init.body.replace(/a=setup:actpass/g, 'a=setup:active') } : init);
+})()`;
 const STREAM = 'bench/ttff';
 
 interface ChromiumRun {
@@ -58,14 +80,32 @@ interface WeriftRun {
 
 let server: WhipcastServer | undefined;
 let browser: BenchBrowser | undefined;
+let viewerBrowser: BenchBrowser | undefined;
+let viewerHost: EmulatedHost | undefined;
 
 async function main(): Promise<void> {
   const machine = machineInfo();
-  console.log(`ttff: ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; ${runs} runs per client (+${warmupRuns} warm-up), publisher codec ${codec}`);
-  server = await startBenchServer({ workers: 1, logLevel: flags['log-level'] });
+  console.log(`ttff: ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}; ${runs} runs per client (+${warmupRuns} warm-up), publisher codec ${codec}, viewer link ${lossPercent === undefined ? 'loopback' : `namespace, ${lossPercent} % loss`}, server DTLS ${dtlsRole}`);
+  if (lossPercent === undefined) server = await startBenchServer({ workers: 1, logLevel: flags['log-level'] });
+  else {
+    viewerHost = await EmulatedHost.create();
+    await viewerHost.shapeLink({ downLossPercent: lossPercent, upLossPercent: lossPercent });
+    server = await startServer(
+      resolveConfig({
+        http: { host: viewerHost.gatewayAddress, port: 0 },
+        rtmp: { host: '127.0.0.1', port: 0 },
+        rtc: { port: await freePortRange(1), workers: 1, listenIps: [{ ip: viewerHost.gatewayAddress }] },
+        log: { level: flags['log-level'] },
+      }),
+    );
+  }
   const srv = server;
-  browser = await launchChromium();
-  console.log(`chromium ${browser.version}`);
+  browser = await launchChromium(viewerHost ? { secureOrigin: srv.httpUrl } : {});
+  const viewerOptions = { ...(viewerHost ? { executablePath: viewerHost.wrapperFor('/usr/bin/chromium') } : {}), ...(dtlsRole === 'server' ? { initScript: SERVER_ROLE_SCRIPT } : {}) };
+  viewerBrowser = Object.keys(viewerOptions).length > 0 ? await launchChromium(viewerOptions) : browser;
+  const viewers = viewerBrowser;
+  const runWerift = codec === 'H264' && lossPercent === undefined && dtlsRole === 'client';
+  console.log(`chromium ${browser.version}${runWerift ? '' : ' (werift not run: it has no namespace or role of its own here)'}`);
 
   // The publisher: publish.html with the fake camera. Submit the form ourselves (works whether or not the page
   // knows ?autostart), then wait until the server sees video flowing.
@@ -83,14 +123,14 @@ async function main(): Promise<void> {
   for (let i = 0; i < warmupRuns + runs; i++) {
     const warmup = i < warmupRuns;
     const run = warmup ? i - warmupRuns : i - warmupRuns + 1;
-    const c = await chromiumRun(browser, srv.httpUrl);
+    const c = await chromiumRun(viewers, srv.httpUrl);
     chromiumRuns.push({ run, warmup, ...c });
     await settle(room);
     await sleep(gapMs);
     // The werift viewer detects H264 key frames only.
-    const w = codec === 'H264' ? await weriftRun(srv.httpUrl) : { error: 'skipped (not H264)' };
+    const w = runWerift ? await weriftRun(srv.httpUrl) : { error: 'not run' };
     weriftRuns.push({ run, warmup, ...w });
-    if (codec === 'H264') {
+    if (runWerift) {
       await settle(room);
       await sleep(gapMs);
     }
@@ -135,7 +175,7 @@ async function main(): Promise<void> {
     name: 'ttff',
     startedAt: new Date().toISOString(),
     machine,
-    config: { runs, warmupRuns, gapMs, timeoutMs, publisherCodec: codec, chromium: browser.version, publisher: room.producers.map((p) => ({ kind: p.kind, codec: p.rtpParameters.codecs[0] })) },
+    config: { runs, warmupRuns, gapMs, timeoutMs, publisherCodec: codec, viewerLossPercent: lossPercent ?? null, serverDtlsRole: dtlsRole, chromium: browser.version, publisher: room.producers.map((p) => ({ kind: p.kind, codec: p.rtpParameters.codecs[0] })) },
     summary: summaries,
     runs: { chromium: chromiumRuns, werift: weriftRuns },
   });
@@ -177,8 +217,10 @@ async function weriftRun(httpUrl: string): Promise<Omit<WeriftRun, 'run' | 'warm
 }
 
 async function cleanup(): Promise<void> {
+  if (viewerBrowser !== browser) await viewerBrowser?.close().catch(() => undefined);
   await browser?.close().catch(() => undefined);
   if (server) await closeServer(server).catch(() => undefined);
+  await viewerHost?.close().catch(() => undefined);
 }
 
 process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));

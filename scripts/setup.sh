@@ -10,7 +10,7 @@ cd "$root"
 say() { echo "[setup] $*"; }
 
 runtime_packages=(ffmpeg meson ninja-build pkg-config g++ python3 patch libsrtp2-dev libabsl-dev libuv1-dev libssl-dev libusrsctp-dev nlohmann-json3-dev)
-test_packages=(chromium)
+test_packages=(chromium nftables iproute2)
 packages=("${runtime_packages[@]}")
 [ "${1:-}" = "--test" ] && packages+=("${test_packages[@]}")
 
@@ -48,11 +48,22 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   echo "$lock_hash" > "$stamp"
 fi
 
-# 3b. Our patch of mediasoup's JavaScript (the half of per-consumer header extension ids that runs in Node; see
-#     scripts/patches/mediasoup-ortc-extmap.patch). Applied once per install: a reversible dry run says it is there.
-ortc_patch=scripts/patches/mediasoup-ortc-extmap.patch
-if ! patch -s -p1 -R --dry-run -d node_modules/mediasoup < "$ortc_patch" >/dev/null 2>&1; then
+# 3b. Our patch of mediasoup's JavaScript (the half of per-consumer numbering that runs in Node; see
+#     scripts/patches/mediasoup-ortc-consumer.patch), applied to the pristine file whenever the patch changes.
+ortc_patch=scripts/patches/mediasoup-ortc-consumer.patch
+ortc=node_modules/mediasoup/node/lib/ortc.js
+ortc_stamp=node_modules/mediasoup/.whipcast-ortc.sha256
+ortc_hash=$(sha256sum "$ortc_patch" | cut -d' ' -f1)
+if [ "$(cat "$ortc_stamp" 2>/dev/null)" != "$ortc_hash" ]; then
+  if [ ! -f "$ortc.orig" ] && grep -q 'whipcast patch' "$ortc"; then
+    # Patched by an older setup that kept no pristine copy: reinstall the package to get one.
+    say "reinstalling npm dependencies for a pristine mediasoup"
+    MEDIASOUP_WORKER_BIN=/nonexistent npm ci --no-audit --no-fund --loglevel=error
+  fi
+  [ -f "$ortc.orig" ] || cp "$ortc" "$ortc.orig"
+  cp "$ortc.orig" "$ortc"
   patch -s -p1 -d node_modules/mediasoup < "$ortc_patch"
+  echo "$ortc_hash" > "$ortc_stamp"
   say "patched mediasoup's ortc.js ($ortc_patch)"
 fi
 

@@ -13,6 +13,11 @@ export interface PlainTrackSpec {
   /** The codec as the sender numbers it (payload type, parameters). */
   codec: TrackCodec;
   ssrc: number;
+  /**
+   * Simulcast: the SSRCs of the layers below `ssrc`, lowest first (`ssrc` is the top layer). All layers come from
+   * the one source address, and each needs its own RTCP sender reports (mediasoup switches layers by them).
+   */
+  lowerLayerSsrcs?: number[];
   /** Where the sender sends from: RTP on `port`, RTCP on `rtcpPort` (we send RTCP back there). */
   source: { ip: string; port: number; rtcpPort: number };
 }
@@ -46,7 +51,8 @@ export class PlainPublisher extends Endpoint {
         const transport = await router.createPlainTransport({ listenIp: '127.0.0.1', rtcpMux: false, comedia: false });
         transports.push(transport);
         await transport.connect({ ip: spec.source.ip, port: spec.source.port, rtcpPort: spec.source.rtcpPort });
-        producers.push(await transport.produce({ kind: spec.kind, rtpParameters: { codecs: [spec.codec], encodings: [{ ssrc: spec.ssrc }] } }));
+        const encodings = [...(spec.lowerLayerSsrcs ?? []), spec.ssrc].map((ssrc) => ({ ssrc }));
+        producers.push(await transport.produce({ kind: spec.kind, rtpParameters: { codecs: [spec.codec], encodings } }));
         const { tuple, rtcpTuple } = transport;
         endpoints.push({ kind: spec.kind, ip: tuple.localIp, port: tuple.localPort, rtcpPort: rtcpTuple?.localPort ?? tuple.localPort });
       }

@@ -41,7 +41,7 @@ export async function createPeerTransport(
     ...(options.initialAvailableOutgoingBitrate ? { initialAvailableOutgoingBitrate: options.initialAvailableOutgoingBitrate } : {}),
   });
   try {
-    // mediasoup takes the remote role: we answer "passive" (we are the DTLS server) so the remote is the client.
+    // mediasoup takes the remote's role: answering "active" (we are the DTLS client) makes the remote the server.
     const remoteRole = answerSetup(offer) === 'passive' ? 'client' : 'server';
     await transport.connect({
       dtlsParameters: {

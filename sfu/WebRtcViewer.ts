@@ -2,7 +2,6 @@
 // own payload types (the Room serves it from a router numbered like its offer). mediasoup asks the publisher
 // for a key frame as soon as the viewer's transport connects, so the first picture comes within a round trip.
 import type { types as ms } from 'mediasoup';
-import { paramsOf } from './tracks.js';
 import { NoCommonCodecError } from './errors.js';
 import type { Logger } from './logger.js';
 import { writeAnswer, type AnswerSection } from './sdp/answer.js';
@@ -98,13 +97,14 @@ export class WebRtcViewer extends WebRtcPeer {
         plan.matches.map(async ({ trackIndex, match }) => {
           const track = tracks[trackIndex];
           if (!track) throw new Error(`router has no track ${trackIndex}`);
-          const routerRtx = router.rtpCapabilities.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(paramsOf(c).apt) === match.payloadType);
           const consumer = await transport.consume({
             producerId: track.producerId,
             // The viewer routes packets by the mid extension: it must carry the mid of the offer's section.
             mid: match.media.mid,
-            rtpCapabilities: match.capabilities(routerRtx?.preferredPayloadType),
-            ...(options.preferredLayers && track.kind === 'video' ? { preferredLayers: options.preferredLayers } : {}),
+            rtpCapabilities: match.capabilities,
+            // Unpinned, a simulcast viewer starts on the lowest layer (the smallest key frame, so the first picture
+            // comes sooner) and is raised once that flows (see raiseCeilings).
+            ...(track.kind === 'video' ? { preferredLayers: options.preferredLayers ?? { spatialLayer: 0 } } : {}),
           });
           const streamId = options.lipSync === false && track.kind === 'audio' ? `${options.streamId}-audio` : options.streamId;
           sections[match.media.index] = { direction: 'sendonly', rtpParameters: consumer.rtpParameters, streamId, trackId: consumer.id };
@@ -116,7 +116,32 @@ export class WebRtcViewer extends WebRtcPeer {
       throw error;
     }
     const viewer = new WebRtcViewer({ id, transport, slot, offer, timeouts, logger }, consumers);
+    if (!options.preferredLayers) viewer.raiseCeilings();
     return { viewer, answer: writeAnswer(offer, viewer.localIce(), sections) };
+  }
+
+  /** A pin (?spatialLayer or POST …/layer) is the viewer's own ceiling: the server no longer moves it. */
+  private pinned = false;
+
+  /**
+   * Once a layered consumer sends its first (lowest) layer, lifts its ceiling: to the top layer when the viewer
+   * negotiated bandwidth estimation, so that mediasoup's estimate picks the layer that fits; otherwise to
+   * LAYER_WITHOUT_ESTIMATE, since nothing would ever move such a viewer down from the top.
+   */
+  private raiseCeilings(): void {
+    for (const consumer of this.consumers) {
+      if (consumer.type !== 'simulcast' && consumer.type !== 'svc') continue;
+      const top = spatialLayersOf(consumer) - 1;
+      const ceiling = hasBandwidthEstimation(consumer) ? top : Math.min(top, LAYER_WITHOUT_ESTIMATE);
+      if (ceiling <= 0) continue;
+      const raise = (layers: ms.ConsumerLayers | undefined): void => {
+        if (!layers) return;
+        consumer.off('layerschange', raise);
+        if (this.pinned || consumer.closed) return;
+        consumer.setPreferredLayers({ spatialLayer: ceiling }).catch((error: unknown) => this.logger.debug({ error: String(error) }, 'raising the layer ceiling failed'));
+      };
+      consumer.on('layerschange', raise);
+    }
   }
 
   /**
@@ -134,10 +159,30 @@ export class WebRtcViewer extends WebRtcPeer {
     return layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null;
   }
 
-  /** Pins (or caps) the simulcast layer this viewer receives. */
+  /** Pins the simulcast layer this viewer receives: a ceiling, below which the bandwidth estimate still decides. */
   async setPreferredLayers(layers: Layers): Promise<void> {
+    this.pinned = true;
     for (const consumer of this.consumers) {
       if (consumer.type === 'simulcast' || consumer.type === 'svc') await consumer.setPreferredLayers(layers);
     }
   }
+}
+
+/** The layer a simulcast viewer without bandwidth estimation is capped at: the middle one of the usual three. */
+const LAYER_WITHOUT_ESTIMATE = 1;
+
+const TRANSPORT_CC_URI = 'http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01';
+const ABS_SEND_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time';
+
+/** mediasoup estimates a link from transport-cc feedback, or from REMB with abs-send-time. */
+function hasBandwidthEstimation(consumer: ms.Consumer): boolean {
+  const uris = new Set(consumer.rtpParameters.headerExtensions?.map((e) => e.uri));
+  const feedback = consumer.rtpParameters.codecs[0]?.rtcpFeedback ?? [];
+  return (uris.has(TRANSPORT_CC_URI) && feedback.some((f) => f.type === 'transport-cc')) || (uris.has(ABS_SEND_TIME_URI) && feedback.some((f) => f.type === 'goog-remb'));
+}
+
+/** A layered consumer's spatial layers, from the scalability mode mediasoup gives it (L<spatial>T<temporal>). */
+function spatialLayersOf(consumer: ms.Consumer): number {
+  const mode = consumer.rtpParameters.encodings?.[0]?.scalabilityMode ?? '';
+  return Number(/^[LS](\d+)/.exec(mode)?.[1] ?? 1);
 }

@@ -32,6 +32,7 @@ import { egressFeed } from './media/SfuEgress.js';
 import { FfmpegProcesses } from './media/ffmpeg/ManagedFfmpeg.js';
 import { StreamRegistry, type LiveStream } from './streams/StreamRegistry.js';
 import { RecordingService } from './recording/RecordingService.js'; // recording
+import { Transcoder } from './media/transcoding/Transcoder.js';
 import { CallbackSender } from './notify/CallbackSender.js';
 import { SignedPoster } from './notify/SignedPoster.js';
 import { attachStreamCallbacks } from './notify/streamEvents.js';
@@ -50,6 +51,8 @@ export interface WhipcastServer {
   rtmp: RtmpIngest;
   /** Recording templates, recorders and the recordings index (recording). */
   recording: RecordingService;
+  /** Transcoding templates and the renditions they make. */
+  transcoder: Transcoder;
   relays: RelayManager;
   hls: LiveHls;
   /** The RTMP port actually bound. */
@@ -80,7 +83,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         iceConnectMs: config.rtc.iceConnectTimeoutMs,
         iceDisconnectMs: config.rtc.iceDisconnectTimeoutMs,
         inactivityMs: config.rtc.inactivityTimeoutMs,
-        inactivityCheckMs: Math.min(5000, Math.max(500, Math.floor(config.rtc.inactivityTimeoutMs / 3))),
+        inactivityCheckMs: Math.min(2000, Math.max(500, Math.floor(config.rtc.inactivityTimeoutMs / 3))),
       },
     },
     logger.child({ component: 'sfu' }),
@@ -93,7 +96,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // Callbacks (signed, retried, never awaited), the admission hook and the limits
   const callbacks = new CallbackSender(config.callbacks, logger.child({ component: 'callbacks' }));
   const admission = new AdmissionHook(config.admission, new SignedPoster(config.admission.secret ?? config.callbacks.secret), logger.child({ component: 'admission' }));
-  const registry = new StreamRegistry(
+  const registry: StreamRegistry = new StreamRegistry(
     sfu,
     new AccessAuthorizer(domains, new StaticTokenAuthorizer(config.auth)),
     {
@@ -103,9 +106,17 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, ffmpegs, logger),
       ...(admission.enabled ? { admission: (action: 'publish' | 'play', request: MediaRequest) => admission.check(action, request) } : {}),
       limits: new Limits(config.limits),
+      startOnDemand: (name): Promise<void> => transcoder.startOnDemand(name), // on-demand renditions
     },
     logger.child({ component: 'streams' }),
   );
+  const transcoder: Transcoder = new Transcoder({
+    config: config.transcoding,
+    registry,
+    renditionFeed: (key, room, aacKbps) => egressFeed(key, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs, aacKbps }, ffmpegs, logger),
+    ffmpegs,
+    logger: logger.child({ component: 'transcode' }),
+  });
 
   const relays = new RelayManager(registry, config.relays, ffmpegs, logger.child({ component: 'relay' }));
   const hlsRoot = config.standard.hlsDirectory ?? (await mkdtemp(join(tmpdir(), 'whipcast-hls-')));
@@ -117,7 +128,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // recording: after the registry (it listens to live/offline); close() finalises what it records
   const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks, new SignedPoster(config.callbacks.secret), ffmpegs);
   attachStreamCallbacks(registry, sessions, callbacks);
-  const rtmp = new RtmpIngest(registry, config, ffmpegs, logger.child({ component: 'rtmp' }));
+  const rtmp = new RtmpIngest(registry, config, ffmpegs, logger.child({ component: 'rtmp' }), (source, feed) => transcoder.webrtcLadder(source, feed));
   // HTTPS when http.tls is set (the instance's type stays the plain-HTTP one: only listen() differs).
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true, trustProxy: config.http.trustProxy, ...(tls ? { https: tls } : {}) }) as unknown as FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   let rtmpPort: number | undefined;
@@ -129,6 +140,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     denials,
     perStreamLabels: config.metrics.perStreamLabels,
     ffmpegs: () => ffmpegs.list(),
+    renditions: () => transcoder.list(),
+    renditionRefusals: () => transcoder.refusals(),
   });
   http.addHook('onResponse', countRequests(metrics)); // HTTP requests by route pattern
   // One error handler for every route: refusals answer with their status and a plain-text reason.
@@ -149,8 +162,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       relays: (stream: LiveStream) => relays.statusOf(stream),
       recording: (stream: LiveStream) => recording.stateOf(stream.app, stream.stream, stream.ingestDomain) ?? null,
       hls: (stream: LiveStream) => ({ running: hls.isRunning(stream) }),
+      rendition: (stream: LiveStream) => transcoder.statusOf(stream),
+      renditions: (stream: LiveStream) => transcoder.renditionsOf(stream),
     };
-    await http.register(controlApi, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials, recording });
+    await http.register(controlApi, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials, recording, transcoder });
     await http.register(events, { registry, extras, adminToken: config.auth.adminToken, denials, onReport: metrics.viewerReport }); // dashboard feed, viewer reports
     if (config.standard.enabled) await http.register(live, { registry, hls });
     await http.register(metricsRoute, { metrics });
@@ -162,6 +177,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     rtmpPort = await rtmp.listen();
   } catch (error) {
     await rtmp.close();
+    await transcoder.close();
     await recording.close(); // recording
     await http.close();
     callbacks.close();
@@ -186,6 +202,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     sessions,
     rtmp,
     recording,
+    transcoder,
     relays,
     hls,
     rtmpPort,
@@ -197,6 +214,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         await rtmp.close();
         registry.closeAll('server shutting down');
         sessions.closeAll('server shutting down');
+        await transcoder.close(); // every rendition's FFmpeg has exited
         // recording: the streams are over; finalise every open recording now (no splice wait), nothing lost
         await recording.close();
         await Promise.all([relays.close(), hls.close()]);

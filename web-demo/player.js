@@ -223,7 +223,7 @@ async function connectOnce(gen, streamName, established) {
   markConnected();
   established();
   watchFirstFrame(started);
-  video.srcObject = sink.srcObject ?? new MediaStream(session.pc.getReceivers().map((r) => r.track));
+  video.srcObject = playedStream(session.pc, sink.srcObject);
   clearInterval(statsTimer);
   previous = { pc: session.pc, bytes: 0, at: performance.now() }; // the first sample: the mean since the start
   statsTimer = setInterval(() => void sampleStats(session.pc).catch(() => undefined), 500);
@@ -254,6 +254,22 @@ async function connectOnce(gen, streamName, established) {
   pc.close(); // the server has ended it (its resource is gone) or we are stopping
   state.connectionState = pc.connectionState;
   prepareNextPeer();
+}
+
+/**
+ * The stream the <video> plays: every track the session receives. With lip sync on, the server announces audio and
+ * video in one stream, which is played as it is; with ?lipsync=0 each has a stream of its own and the session's sink
+ * keeps only the last announced (the video's), so the tracks are put together in one stream, and the <video> (and
+ * its mute button) plays the audio too. The browser's audio/video sync follows the streams of the server's SDP, not
+ * the element's, so this does not bring lip sync back.
+ */
+function playedStream(pc, announced) {
+  const receiving = pc.getTransceivers().filter((t) => t.currentDirection === 'recvonly' || t.currentDirection === 'sendrecv');
+  const tracks = receiving.map((t) => t.receiver.track);
+  if (announced && tracks.every((track) => announced.getTracks().includes(track))) return announced;
+  const stream = new MediaStream(announced?.getTracks() ?? []);
+  for (const track of tracks) if (!stream.getTracks().includes(track)) stream.addTrack(track);
+  return stream;
 }
 
 /**

@@ -11,14 +11,21 @@ export interface BenchBrowser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<BenchBrowser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+/**
+ * `executablePath`: another way to start Debian's Chromium (e.g. a wrapper that runs it in a network namespace);
+ * `initScript`: JavaScript every page runs before its own scripts; `secureOrigin`: a plain-HTTP origin whose pages
+ * may use the camera (one that is not localhost).
+ */
+export async function launchChromium(options: { executablePath?: string; initScript?: string; secureOrigin?: string } = {}): Promise<BenchBrowser> {
+  const args = options.secureOrigin ? [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${options.secureOrigin}`] : CHROMIUM_ARGS;
+  const browser = await chromium.launch({ executablePath: options.executablePath ?? CHROMIUM_PATH, args, headless: true });
   const contexts = new Set<BrowserContext>();
   return {
     browser,
     version: browser.version(),
     newPage: async () => {
       const context = await browser.newContext();
+      if (options.initScript) await context.addInitScript(options.initScript);
       contexts.add(context);
       const page = await context.newPage();
       page.on('pageerror', (error) => console.error(`[page error] ${page.url()}: ${error.message}`));

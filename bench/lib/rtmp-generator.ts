@@ -95,8 +95,9 @@ export function encoderArgs(input: string, settings: EncoderSettings, output: st
   ];
 }
 
-export function spawnEncoder(input: string, settings: EncoderSettings, output: string): ChildProcess {
-  const child = spawn('ffmpeg', encoderArgs(input, settings, output), { stdio: ['ignore', output === 'pipe:1' ? 'pipe' : 'ignore', 'pipe'] });
+/** `program`: ffmpeg, or a wrapper that runs it elsewhere (e.g. in a network namespace) with the same pid. */
+export function spawnEncoder(input: string, settings: EncoderSettings, output: string, program = 'ffmpeg'): ChildProcess {
+  const child = spawn(program, encoderArgs(input, settings, output), { stdio: ['ignore', output === 'pipe:1' ? 'pipe' : 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);

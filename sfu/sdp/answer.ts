@@ -28,9 +28,12 @@ export interface SendSection {
 
 export type AnswerSection = ReceiveSection | SendSection | undefined;
 
-/** The DTLS role we take: we are the DTLS server unless the offerer insists on being one. */
+/**
+ * The DTLS role we take: the client ("active") unless the offerer insists on being one. As the client, mediasoup
+ * sends its ClientHello the moment ICE is up, instead of waiting for the browser's: the handshake starts sooner.
+ */
 export function answerSetup(offer: ParsedOffer): 'passive' | 'active' {
-  return offer.setup === 'passive' ? 'active' : 'passive';
+  return offer.setup === 'active' ? 'passive' : 'active';
 }
 
 export function writeAnswer(offer: ParsedOffer, local: LocalIce, sections: AnswerSection[]): string {

@@ -49,7 +49,7 @@ export interface ParsedOffer {
   iceUfrag: string;
   icePwd: string;
   fingerprint: { algorithm: string; value: string };
-  /** The offerer's DTLS setup role: actpass/active means we answer passive. */
+  /** The offerer's DTLS setup role: actpass/passive means we answer active (see answerSetup). */
   setup: 'actpass' | 'active' | 'passive';
   extmapAllowMixed: boolean;
   media: OfferedMedia[];

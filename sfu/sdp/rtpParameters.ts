@@ -62,8 +62,8 @@ export interface ViewerTrackMatch {
   /** The viewer's payload type for the stream's codec (and for its RTX, if offered). */
   payloadType: number;
   rtxPayloadType: number | undefined;
-  /** Capabilities to consume with, given a router whose payload types are the viewer's (see Room). */
-  capabilities(routerRtxPayloadType: number | undefined): ms.RtpCapabilities;
+  /** Capabilities to consume with, from a router whose media payload types are the viewer's (see Room). */
+  capabilities: ms.RtpCapabilities;
 }
 
 /**
@@ -89,16 +89,16 @@ export function matchViewerCodec(m: OfferedMedia & { kind: TrackKind }, streamCo
     media: m,
     payloadType: codec.payloadType,
     rtxPayloadType: rtx?.payloadType,
-    capabilities: (routerRtxPayloadType) => ({
+    capabilities: {
       codecs: [
         { kind, mimeType: streamCodec.mimeType, clockRate: streamCodec.clockRate, ...(streamCodec.channels === undefined ? {} : { channels: streamCodec.channels }), preferredPayloadType: codec.payloadType, parameters: { ...paramsOf(streamCodec) }, rtcpFeedback: codec.rtcpFeedback.map((f) => ({ ...f })) },
-        // RTX only when the router numbers it as the viewer does; otherwise retransmissions use the media SSRC.
-        ...(rtx && rtx.payloadType === routerRtxPayloadType ? [{ kind, mimeType: rtx.mimeType, clockRate: rtx.clockRate, preferredPayloadType: rtx.payloadType, parameters: { apt: codec.payloadType }, rtcpFeedback: [] }] : []),
+        // The consumer sends RTX with the viewer's payload type, not the router's (scripts/patches: ortc).
+        ...(rtx ? [{ kind, mimeType: rtx.mimeType, clockRate: rtx.clockRate, preferredPayloadType: rtx.payloadType, parameters: { apt: codec.payloadType }, rtcpFeedback: [] }] : []),
       ],
       // The viewer's own ids: the consumer sends with them (scripts/patches: per-consumer extension ids). Ids above
       // 14 do not fit the one-byte form mediasoup's packets use, so those extensions are left out.
       headerExtensions: m.headerExtensions.filter((e) => e.id <= MAX_ONE_BYTE_EXTENSION_ID).map((e) => ({ kind, uri: e.uri, preferredId: e.id, direction: 'sendrecv' as const })),
-    }),
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
 import { accessListProblems, DomainSchema, domainProblems, IpListSchema, LatencyMode, RefererSchema, SigningKeys } from './domains.js';
 import { recordingConfigProblems, RecordingConfigSchema } from './recording.js'; // recording
+import { transcodingConfigProblems, TranscodingConfigSchema } from './transcoding.js';
 
 const Port = (fallback: number) => Type.Integer({ minimum: 0, maximum: 65535, default: fallback });
 export const RelayRuleSchema = Type.Object(
@@ -77,7 +78,7 @@ export const ConfigSchema = Type.Object(
         iceConnectTimeoutMs: Type.Integer({ minimum: 1000, default: 30000 }),
         iceDisconnectTimeoutMs: Type.Integer({ minimum: 1000, default: 5000 }),
         /** A session that receives nothing (no RTP, no RTCP) this long is closed. */
-        inactivityTimeoutMs: Type.Integer({ minimum: 1000, default: 15000 }),
+        inactivityTimeoutMs: Type.Integer({ minimum: 1000, default: 6000 }),
         logLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')], { default: 'warn' }),
       },
       { default: {}, additionalProperties: false },
@@ -129,6 +130,8 @@ export const ConfigSchema = Type.Object(
     relays: Type.Array(RelayRuleSchema, { default: [] }),
     /** Recording: templates, storage directory, on-demand and event callbacks (src/recording). */
     recording: RecordingConfigSchema,
+    /** Transcoding: templates, ladders, the rendition limit and the on-demand idle time (src/media/transcoding). */
+    transcoding: TranscodingConfigSchema,
     /** GET /metrics: per-stream labels (app, stream) on the media gauges only when the number of streams is bounded. */
     metrics: Type.Object({ perStreamLabels: Type.Boolean({ default: false }) }, { default: {}, additionalProperties: false }),
     /** Event callbacks (publish, unpublish, play, stop_play; recording events too): signed JSON POSTs (src/notify). */
@@ -185,6 +188,9 @@ export class ConfigError extends Error {
 /** Validates a partial config and fills in every default. */
 export function resolveConfig(input: unknown): Config {
   const value = Value.Default(ConfigSchema, structuredClone(input ?? {}));
+  // transcoding: ranges and choices named with what they may be, before the schema's generic messages
+  const transcodingProblems = transcodingConfigProblems((value as { transcoding?: unknown }).transcoding);
+  if (transcodingProblems.length > 0) throw new ConfigError(`invalid configuration:\n  ${transcodingProblems.join('\n  ')}`);
   const errors = Value.Errors(ConfigSchema, value);
   if (errors.length > 0) {
     const lines = errors.slice(0, 10).map((e) => `${e.instancePath || '/'}: ${e.message}`);

@@ -48,8 +48,8 @@ function admit(registry: StreamRegistry, request: FastifyRequest, app: string, s
   const media = mediaRequest(request, { app, stream }, ext === 'flv' ? 'flv' : 'hls');
   // Signed URLs hash the file path (/{app}/{stream}.m3u8), as for a standard live service. A segment
   // is authorized by its playlist's credentials, which the playlist appends to its segment URIs (withCredentials).
-  // The admission hook is asked for playlists and FLV plays, not for each segment.
-  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` }, { hook: ext !== 'ts' });
+  // The admission hook is asked for playlists and FLV plays, not for each segment (nor does a segment start a rendition).
+  return registry.admitStandardPlay({ ...media, bearerToken: media.bearerToken ?? media.query.token, path: `/${app}/${stream}.${ext === 'ts' ? 'm3u8' : ext}` }, { segment: ext === 'ts' });
 }
 
 /** The playlist with the request's auth_key and token appended to each segment URI, so segments pass the same checks. */

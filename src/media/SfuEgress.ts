@@ -16,6 +16,8 @@ import { FlvDemuxer } from './flv/tag.js';
 export interface EgressOptions {
   /** How often the publisher is asked for a key frame while the egress runs. */
   keyFrameIntervalMs: number;
+  /** The AAC the stream's Opus becomes (default 128; a rendition's comes from its template). */
+  aacKbps?: number;
 }
 
 /** The feed of a WebRTC-published stream, backed by an egress that runs on demand. */
@@ -97,7 +99,7 @@ class SfuEgress {
           const error = demuxer.write(chunk);
           if (error) this.logger.error({ error }, 'egress FFmpeg wrote invalid FLV');
         });
-        command.output(output, { end: true }).outputOptions([...codecOptions(subscriber.tracks), '-f', 'flv', '-flvflags', 'no_duration_filesize']);
+        command.output(output, { end: true }).outputOptions([...codecOptions(subscriber.tracks, this.options.aacKbps ?? 128), '-f', 'flv', '-flvflags', 'no_duration_filesize']);
       },
     });
     ffmpeg.on('spawn', () => {
@@ -138,13 +140,13 @@ function inputSdp(tracks: PlainTrack[]): string {
 }
 
 /** H264 is copied; other video becomes H264 with a key frame a second; audio becomes AAC. */
-function codecOptions(tracks: PlainTrack[]): string[] {
+function codecOptions(tracks: PlainTrack[], aacKbps: number): string[] {
   const options: string[] = [];
   const video = tracks.find((t) => t.kind === 'video');
   if (video?.codec.mimeType.toLowerCase() === 'video/h264') options.push('-map', '0:v:0', '-c:v', 'copy');
   else if (video) {
     options.push('-map', '0:v:0', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-bf', '0', '-pix_fmt', 'yuv420p', '-crf', '23', '-maxrate', '3000k', '-bufsize', '3000k', '-force_key_frames', 'expr:gte(t,n_forced*1)');
   }
-  if (tracks.some((t) => t.kind === 'audio')) options.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', '128k', '-ar', '48000', '-ac', '2');
+  if (tracks.some((t) => t.kind === 'audio')) options.push('-map', '0:a:0', '-c:a', 'aac', '-b:a', `${aacKbps}k`, '-ar', '48000', '-ac', '2');
   return options;
 }

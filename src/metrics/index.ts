@@ -1,18 +1,19 @@
 // The server's Prometheus metrics (prom-client), collected here and served by src/http/metrics.ts: process
-// metrics, HTTP requests by route pattern, the live streams (streams.ts), their media (media.ts), the FFmpeg and
-// mediasoup processes (processes.ts), what viewers report (viewers.ts), and refused requests by reason. Each
-// server has its own registry, so servers in one process (the tests) do not mix their counts.
+// metrics, HTTP requests by route pattern, the live streams (streams.ts), their media and viewers' links (media.ts), the FFmpeg and
+// mediasoup processes (processes.ts), what viewers report (viewers.ts), renditions (transcoding.ts), and refused
+// requests by reason. Each server has its own registry, so servers in one process (the tests) do not mix their counts.
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import type { DenialCounter } from '../access/denials.js';
-import { mediaGauges } from './media.js';
+import { mediaGauges, viewerLinkGauges } from './media.js';
 import { processGauges } from './processes.js';
 import { EMPTY_SNAPSHOT, takeSnapshot, type SnapshotSources } from './snapshot.js';
 import { streamGauges, type StreamSources } from './streams.js';
+import { transcodingMetrics, type TranscodingSources } from './transcoding.js';
 import { viewerHistograms, type ViewerReport } from './viewers.js';
 
 export type { ViewerReport } from './viewers.js';
 
-export interface MetricsOptions extends StreamSources, SnapshotSources {
+export interface MetricsOptions extends StreamSources, SnapshotSources, TranscodingSources {
   denials: DenialCounter;
   /** app/stream labels on the media gauges (config metrics.perStreamLabels). */
   perStreamLabels: boolean;
@@ -43,7 +44,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   });
   streamGauges(registry, options);
   mediaGauges(registry, current, options.perStreamLabels);
+  viewerLinkGauges(registry, current, options.perStreamLabels);
   processGauges(registry, current);
+  transcodingMetrics(registry, options);
   new Counter({
     name: 'whipcast_auth_denials_total',
     help: 'Requests refused with 401/403, by reason (missing_key, malformed_key, bad_hash, expired, ip, referer, token, domain_type, forbidden, admin_token, hook, other)',

@@ -55,6 +55,51 @@ export function mediaGauges(registry: Registry, snapshot: () => Snapshot, perStr
   });
 }
 
+/**
+ * Per-viewer adaptation, aggregated (viewer ids as labels would be one time series per connection; GET
+ * /api/streams/{app}/{stream} lists each viewer's own): how many viewers are sent each simulcast layer, and the
+ * spread of mediasoup's bandwidth estimates.
+ */
+export function viewerLinkGauges(registry: Registry, snapshot: () => Snapshot, perStreamLabels: boolean): void {
+  const streamLabels = (live: LiveStream): Record<string, string> => (perStreamLabels ? { app: live.app, stream: live.stream } : {});
+  new Gauge({
+    name: 'whipcast_viewers_by_layer',
+    help: 'WebRTC viewers of simulcast streams by the spatial layer they are sent now (0 = lowest)',
+    labelNames: perStreamLabels ? ['spatial_layer', 'app', 'stream'] : ['spatial_layer'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { live, links } of snapshot().streams) {
+        for (const link of links) if (link.layers) this.inc({ ...streamLabels(live), spatial_layer: String(link.layers.spatialLayer) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'whipcast_viewer_estimated_bitrate_bps',
+    help: "mediasoup's bandwidth estimate of WebRTC viewers' links: min, median and max over the viewers that have one",
+    labelNames: perStreamLabels ? ['stat', 'app', 'stream'] : ['stat'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const groups = new Map<string, { labels: Record<string, string>; estimates: number[] }>();
+      for (const { live, links } of snapshot().streams) {
+        const labels = streamLabels(live);
+        const key = JSON.stringify(labels);
+        const group = groups.get(key) ?? { labels, estimates: [] };
+        groups.set(key, group);
+        for (const link of links) if (link.availableBitrateBps !== null) group.estimates.push(link.availableBitrateBps);
+      }
+      for (const { labels, estimates } of groups.values()) {
+        if (estimates.length === 0) continue;
+        const sorted = estimates.sort((a, b) => a - b);
+        this.set({ ...labels, stat: 'min' }, sorted[0] ?? 0);
+        this.set({ ...labels, stat: 'median' }, sorted[Math.floor(sorted.length / 2)] ?? 0);
+        this.set({ ...labels, stat: 'max' }, sorted[sorted.length - 1] ?? 0);
+      }
+    },
+  });
+}
+
 /** A stream's round trip: to its publisher (the largest of its tracks'), or to its viewers; null until measured. */
 function rtt(stats: RoomStats, direction: Direction): number | null {
   if (direction === 'egress') return stats.egress.roundTripTimeMs;

@@ -13,16 +13,9 @@ export interface StreamSources {
 
 export function streamGauges(registry: Registry, sources: StreamSources): void {
   const { streams } = sources;
-  new Gauge({
-    name: 'whipcast_live_streams',
-    help: 'Live streams by ingest protocol and transcode path',
-    labelNames: ['protocol', 'transcode'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of streams.list()) this.inc({ protocol: s.protocol, transcode: s.transcode });
-    },
-  });
+  countGauge(registry, 'whipcast_live_streams', 'Live streams by ingest protocol and transcode path', ['protocol', 'transcode'], () =>
+    streams.list().map((s) => ({ protocol: s.protocol, transcode: s.transcode })),
+  );
   new Gauge({
     name: 'whipcast_viewers',
     help: 'WebRTC viewers across all streams',
@@ -31,22 +24,29 @@ export function streamGauges(registry: Registry, sources: StreamSources): void {
       this.set(streams.list().reduce((sum, s) => sum + s.room.viewerCount, 0));
     },
   });
-  new Gauge({
-    name: 'whipcast_relays',
-    help: 'Relays to other RTMP servers by state (connecting, live, retrying, error)',
-    labelNames: ['state'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const s of streams.list()) for (const relay of sources.relays.statusOf(s)) this.inc({ state: relay.state });
-    },
-  });
+  countGauge(registry, 'whipcast_relays', 'Relays to other RTMP servers by state (connecting, live, retrying, error)', ['state'], () =>
+    streams.list().flatMap((s) => sources.relays.statusOf(s).map((relay) => ({ state: relay.state }))),
+  );
   new Gauge({
     name: 'whipcast_recorded_streams',
     help: 'Live streams being recorded',
     registers: [registry],
     collect() {
       this.set(streams.list().filter((s) => sources.isRecorded(s)).length);
+    },
+  });
+}
+
+/** A gauge of how many things there are with each combination of labels, counted at each scrape. */
+export function countGauge<L extends string>(registry: Registry, name: string, help: string, labelNames: L[], things: () => Record<L, string>[]): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const labels of things()) this.inc(labels);
     },
   });
 }

@@ -10,10 +10,10 @@ import type { RecordingConfig } from '../config/recording.js';
 import { Recorder, type RecorderHooks } from './Recorder.js';
 import { RecordingIndex, totalDuration, type RecordingRecord } from './RecordingIndex.js';
 import { LocalStorage } from './storage.js';
-import { expandNaming, matchTemplate } from './templates.js';
+import { expandNaming } from './templates.js';
 import { validateTemplate, type RecordFormat, type RecordTemplate } from '../config/recording.js';
 import { askOnDemand, needRecord } from './triggers.js';
-import { Refusal, streamKey, streamPath } from '../core/index.js';
+import { bestMatch, Refusal, streamKey, streamPath } from '../core/index.js';
 import type { SignedPoster } from '../notify/SignedPoster.js';
 import type { FfmpegProcesses } from '../media/ffmpeg/ManagedFfmpeg.js';
 
@@ -132,7 +132,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
       return;
     }
     if (existing) return;
-    const template = matchTemplate(this.listTemplates(), { host: live.host, app: live.app, stream: live.stream });
+    const template = bestMatch(this.listTemplates(), { host: live.host, app: live.app, stream: live.stream });
     if (!template) return;
     if (live.latencyMode === 'half-second') {
       this.logger.info({ stream: name }, 'not recorded: half-second (WebRTC-only) domains are recorded only after a relay to a standard domain');
@@ -229,7 +229,7 @@ export class RecordingService extends EventEmitter<RecordingServiceEvents> {
           recorder.resume(live.feed);
           return this.stateByKey(name);
         }
-        const template = templateId !== undefined ? this.templates.get(templateId) : matchTemplate(this.listTemplates(), { host: live.host, app, stream });
+        const template = templateId !== undefined ? this.templates.get(templateId) : bestMatch(this.listTemplates(), { host: live.host, app, stream });
         if (!template) throw new Refusal('not-found', templateId !== undefined ? `record template ${templateId} not found` : `no record template matches ${name}`);
         await this.begin(live, template, template.formats, template.cycleMinutes);
         return this.stateByKey(name);

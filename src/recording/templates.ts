@@ -1,31 +1,5 @@
-// Which recording template applies to a stream (exact > app + "*" > "*" + "*"), and how its files are named.
-// The templates themselves (shape, defaults, ranges) are part of the configuration: src/config/recording.ts.
-import type { RecordTemplate } from '../config/recording.js';
-
-export interface StreamIdentity {
-  host: string;
-  app: string;
-  stream: string;
-}
-
-/** The template that applies to a stream: exact app+stream > app+* > *+* ; at equal names an exact domain beats *. */
-export function matchTemplate(templates: readonly RecordTemplate[], target: StreamIdentity): RecordTemplate | undefined {
-  const host = target.host.replace(/:\d+$/, '').toLowerCase();
-  let best: RecordTemplate | undefined;
-  let bestScore = -1;
-  for (const template of templates) {
-    const domainExact = template.domain.toLowerCase() === host;
-    if (!domainExact && template.domain !== '*') continue;
-    if (template.app !== '*' && template.app !== target.app) continue;
-    if (template.stream !== '*' && template.stream !== target.stream) continue;
-    const score = (template.app !== '*' ? 4 : 0) + (template.stream !== '*' ? 2 : 0) + (domainExact ? 1 : 0);
-    if (score > bestScore) {
-      best = template;
-      bestScore = score;
-    }
-  }
-  return best;
-}
+// How recording files are named. Which template applies to a stream is src/core/match.ts's bestMatch; the
+// templates themselves (shape, defaults, ranges) are part of the configuration: src/config/recording.ts.
 
 /** Filesystem-safe UTC time used for {EscapedStartTime}/{EscapedEndTime}: 2026-11-22-08-15-30. */
 export function escapeTime(date: Date): string {

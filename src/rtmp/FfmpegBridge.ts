@@ -1,20 +1,24 @@
 // The RTMP bridge to the SFU: an FFmpeg fed with the publish's FLV tags that sends RTP to the stream's
 // PlainTransports. Video is copied (with SPS/PPS put in-band) or re-encoded to H264 without B-frames, audio is
 // re-encoded to Opus, as the StreamPlan says. Tuned for latency: no probing, no input buffering, zero-latency x264.
+// The Opus goes through a pacer (OpusPacer.ts) that sends it on steadily with steady timestamps: FFmpeg writes it in
+// bursts, which made browsers buffer ~130 ms of audio and, with lip sync, hold the video back as much. The sender
+// reports of both tracks carry the wall clock: the pacer's for audio, FFmpeg's for video from the run's
+// timestamp origin (-start_time_realtime).
+// With a WebRTC ladder the video track is simulcast: the same FFmpeg decodes the source once more (or shares the
+// decode of a re-encode) into the ladder's renditions, the layers below the source's, so that all layers share one
+// timeline and one clock in their sender reports, which mediasoup needs to switch a viewer between them. They reach
+// the SFU through a LayerMux, since the SFU takes a track from one address.
 import type { Logger } from 'pino';
-import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { type FfmpegProcesses, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { LayerMux } from '../media/ffmpeg/LayerMux.js';
+import { rtpUrl, type RtpTarget } from '../media/ffmpeg/rtp.js';
+import { freeUdpPortPair } from '../media/ffmpeg/udpPorts.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
+import { filterGraph, renditionOutputs, type RenditionPlan } from '../media/transcoding/plan.js';
+import { bridgeInput } from './bridgeInput.js';
+import { OpusPacer } from './OpusPacer.js';
 import type { StreamPlan } from './streamAnalysis.js';
-
-/** Where one track's RTP goes, and the fixed local ports FFmpeg sends it from (the SFU expects them). */
-export interface RtpTarget {
-  ip: string;
-  port: number;
-  rtcpPort: number;
-  localPort: number;
-  payloadType: number;
-  ssrc: number;
-}
 
 export interface BridgeOptions {
   feed: FlvSource;
@@ -23,27 +27,100 @@ export interface BridgeOptions {
   audio: RtpTarget | undefined;
   /** Bitrate for re-encoded video: the source's, as far as it is known. */
   videoKbps: number;
-  /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, src/media/flv/retime.ts). */
+  /** Send with arrival timestamps instead of the encoder's (config rtmp.timestamps, see bridgeInput.ts). */
   retime: boolean;
+  /** The WebRTC ladder's renditions, lowest first: the video target's lower layers (its lowerLayerSsrcs). */
+  ladder: readonly RenditionPlan[];
   ffmpegs: FfmpegProcesses;
   logger: Logger;
 }
 
+const INPUT_OPTIONS = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
+
 /** The bridge's FFmpeg (restarted from the next key frame if it dies while the encoder is still connected). */
 export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
   const { video, audio, plan } = options;
-  return new ManagedFfmpeg({
-    input: feedInput(options.feed, 'gop', ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'], { retime: options.retime }),
+  const pacer = audio ? new OpusPacer(audio, options.logger) : undefined;
+  // FFmpeg's local ports towards the pacer (the SFU's fixed ones are the pacer's).
+  const pacerPorts = pacer ? Promise.all([pacer.ready, freeUdpPortPair()]).then(([, port]) => port) : Promise.resolve(undefined);
+  const layers = video && plan.video && options.ladder.length > 0 ? ladderLayers(video, options.ladder, options.logger) : undefined;
+  let localPort: number | undefined;
+  /** Wall-clock time (ms) of the current run's timestamp 0. */
+  let originMs = 0;
+  const ready = Promise.all([pacerPorts.then((port) => (localPort = port)), layers?.ready]);
+  return new PacedBridge(ready, [pacer, layers?.mux], options.logger, {
+    input: bridgeInput(options.feed, INPUT_OPTIONS, options.retime, (run) => (originMs = run.originMs)),
     graceful: false,
     ffmpegs: options.ffmpegs,
     logger: options.logger,
     output: (command) => {
-      if (video && plan.video) command.output(rtpUrl(video)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);
-      if (audio) {
-        command.output(rtpUrl(audio)).outputOptions(['-map', '0:a:0', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '128k', '-application', 'lowdelay', '-frame_duration', '20', '-f', 'rtp', '-payload_type', String(audio.payloadType), '-ssrc', String(audio.ssrc)]);
+      const realtime = ['-start_time_realtime', String(Math.round(originMs * 1000))];
+      if (video && plan.video) {
+        const top = layers ? layers.top() : video;
+        command.output(rtpUrl(top)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), ...realtime, '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);
+        if (layers) {
+          command.complexFilter(filterGraph(options.ladder, false));
+          layers.lower().forEach((output, i) => {
+            for (const { url, options: outputOptions } of renditionOutputs(output, i)) command.output(url).outputOptions([...outputOptions, ...realtime]);
+          });
+        }
+      }
+      if (audio && pacer && localPort !== undefined) {
+        const toPacer = { ...audio, ip: '127.0.0.1', port: pacer.inputPort, rtcpPort: pacer.inputPort, localPort };
+        command.output(rtpUrl(toPacer)).outputOptions(['-map', '0:a:0', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-b:a', '128k', '-application', 'lowdelay', '-frame_duration', '20', '-f', 'rtp', '-rtpflags', 'skip_rtcp', '-payload_type', String(audio.payloadType), '-ssrc', String(audio.ssrc)]);
       }
     },
   });
+}
+
+/**
+ * Where the ladder's layers go: each to its input of a LayerMux, sent from FFmpeg's own local ports (the mux's are
+ * the SFU's fixed ones). Layer index 0 is the lowest; the source's is the last.
+ */
+function ladderLayers(video: RtpTarget, ladder: readonly RenditionPlan[], logger: Logger) {
+  const ssrcs = video.lowerLayerSsrcs ?? [];
+  if (ssrcs.length !== ladder.length) throw new Error(`the video track has ${ssrcs.length} lower layers, the ladder ${ladder.length}`);
+  const mux = new LayerMux(video, ladder.length + 1, logger);
+  let localPorts: number[] = [];
+  const ready = Promise.all([mux.ready, ...ladder.map(() => freeUdpPortPair()), freeUdpPortPair()]).then(([, ...ports]) => {
+    localPorts = ports;
+  });
+  const target = (index: number, ssrc: number): RtpTarget => ({ ...mux.input(index), ip: '127.0.0.1', localPort: localPorts[index] as number, payloadType: video.payloadType, ssrc });
+  return {
+    mux,
+    ready,
+    top: () => target(ladder.length, video.ssrc),
+    lower: () => ladder.map((plan, i) => ({ plan, video: target(i, ssrcs[i] as number), audio: undefined })),
+  };
+}
+
+/** The bridge's FFmpeg and the sockets it sends through (the audio pacer, the ladder's mux): starts once they are bound, closes them. */
+class PacedBridge extends ManagedFfmpeg {
+  constructor(
+    private readonly socketsReady: Promise<unknown>,
+    private readonly owned: ({ close(): void } | undefined)[],
+    private readonly logger: Logger,
+    options: ConstructorParameters<typeof ManagedFfmpeg>[0],
+  ) {
+    super(options);
+    // A failure is reported by start(); until then nobody waits on it.
+    socketsReady.catch(() => undefined);
+  }
+
+  override start(): void {
+    this.socketsReady.then(
+      () => super.start(),
+      (error: unknown) => {
+        this.logger.error({ err: error }, 'cannot bind the audio pacer or the layer mux: the bridge does not start');
+        this.emit('exit', `bridge sockets: ${(error as Error).message}`, '');
+      },
+    );
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    for (const socket of this.owned) socket?.close();
+  }
 }
 
 function videoOptions(copy: boolean, kbps: number): string[] {
@@ -54,8 +131,4 @@ function videoOptions(copy: boolean, kbps: number): string[] {
     '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0', '-fps_mode', 'passthrough',
     '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
   ];
-}
-
-function rtpUrl(target: RtpTarget): string {
-  return `rtp://${target.ip}:${target.port}?rtcpport=${target.rtcpPort}&localrtpport=${target.localPort}&localrtcpport=${target.localPort + 1}&pkt_size=1200`;
 }

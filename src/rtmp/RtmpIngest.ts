@@ -3,26 +3,25 @@
 // the stream needs, a PlainTransport publisher in the SFU fed by an FFmpeg bridge. The encoder leaving ends it all.
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type AVPacket from 'node-media-server/src/core/avpacket.js';
 import nmsLogger from 'node-media-server/src/core/logger.js';
 import Rtmp, { type InvokeMessage } from 'node-media-server/src/protocol/rtmp.js';
 import type { Logger } from 'pino';
-import type { PlainPublisher, PlainTrackSpec } from '../../sfu/index.js';
-import { isStreamName, Refusal, streamPath } from '../core/index.js';
+import type { PlainPublisher } from '../../sfu/index.js';
+import { isStreamName, Refusal, streamPath, type StreamIdentity } from '../core/index.js';
 import type { Config } from '../config/config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
 import { type FfmpegProcesses, type ManagedFfmpeg, warmUpFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
-import { FlvFeed } from '../media/flv/FlvFeed.js';
+import { FlvFeed, type FlvSource } from '../media/flv/FlvFeed.js';
+import type { RenditionPlan } from '../media/transcoding/plan.js';
 import type { FlvTag } from '../media/flv/tag.js';
-import { ffmpegBridge, type RtpTarget } from './FfmpegBridge.js';
-import { freeUdpPortPair } from '../media/ffmpeg/udpPorts.js';
+import { ffmpegBridge } from './FfmpegBridge.js';
+import { h264OpusTracks, rtpTargets } from '../media/ffmpeg/rtp.js';
 import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './streamAnalysis.js';
 
 nmsLogger.level = 'error';
 
-const VIDEO_PT = 102;
-const AUDIO_PT = 111;
 /** Tags kept while the stream is analysed (a GOP or two); more means the encoder sends no key frame. */
 const MAX_ANALYSIS_TAGS = 2000;
 /** RTMP's handshake starts with its version byte, 3. */
@@ -67,6 +66,9 @@ class RtmpProtocol extends Rtmp {
 }
 
 /** One RTMP publish, from admission to the end of its FFmpeg bridge. */
+/** The renditions of a source's WebRTC ladder, lowest first (none when no ladder applies): the transcoder's. */
+export type WebRtcLadderOf = (source: StreamIdentity, feed: FlvSource) => Promise<RenditionPlan[]>;
+
 export class RtmpPublish {
   readonly id = randomUUID();
   private readonly analysis = new StreamAnalysis();
@@ -86,6 +88,7 @@ export class RtmpPublish {
     private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
     private readonly timestamps: 'arrival' | 'source',
+    private readonly ladderOf: WebRtcLadderOf,
   ) {}
 
   get plan(): StreamPlan | undefined {
@@ -142,26 +145,10 @@ export class RtmpPublish {
 
   private async startBridge(plan: StreamPlan, feed: FlvFeed): Promise<void> {
     const admission = this.admission;
-    const specs: PlainTrackSpec[] = [];
-    const targets: { video?: RtpTarget; audio?: RtpTarget } = {};
-    if (plan.video) {
-      const port = await freeUdpPortPair();
-      specs.push({
-        kind: 'video',
-        codec: { mimeType: 'video/H264', payloadType: VIDEO_PT, clockRate: 90000, parameters: { 'packetization-mode': 1, 'profile-level-id': plan.video.profileLevelId, 'level-asymmetry-allowed': 1 } },
-        ssrc: randomInt(1, 2 ** 31),
-        source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
-      });
-    }
-    if (plan.audio) {
-      const port = await freeUdpPortPair();
-      specs.push({
-        kind: 'audio',
-        codec: { mimeType: 'audio/opus', payloadType: AUDIO_PT, clockRate: 48000, channels: 2, parameters: { 'sprop-stereo': 1 } },
-        ssrc: randomInt(1, 2 ** 31),
-        source: { ip: '127.0.0.1', port, rtcpPort: port + 1 },
-      });
-    }
+    // A WebRTC ladder makes the video simulcast: the source's layer on top, the renditions below it.
+    const ladder = plan.video ? await this.ladderOf({ host: this.request.host, app: this.request.app, stream: this.request.stream }, feed) : [];
+    if (this.ended) return;
+    const specs = await h264OpusTracks({ profileLevelId: plan.video?.profileLevelId, audio: plan.audio, lowerLayers: ladder.length });
     const publisher = await admission.room.publishPlain(this.id, specs);
     if (this.ended) {
       publisher.close('encoder left');
@@ -170,14 +157,10 @@ export class RtmpPublish {
     this.publisher = publisher;
     admission.commit(publisher, { protocol: 'rtmp', transcode: plan.transcode, query: this.request.query, feed });
     publisher.once('close', (reason) => this.end(`stream closed: ${reason}`));
-    publisher.endpoints.forEach((endpoint, i) => {
-      const spec = specs[i];
-      if (!spec) return;
-      targets[spec.kind] = { ip: endpoint.ip, port: endpoint.port, rtcpPort: endpoint.rtcpPort, localPort: spec.source.port, payloadType: spec.codec.payloadType, ssrc: spec.ssrc };
-    });
-    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', ffmpegs: this.ffmpegs, logger: this.logger });
+    const targets = rtpTargets(publisher.endpoints, specs);
+    const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', ladder, ffmpegs: this.ffmpegs, logger: this.logger });
     this.bridgeInstance = bridge;
-    this.logger.info({ transcode: plan.transcode, reason: plan.reason }, 'RTMP stream live');
+    this.logger.info({ transcode: plan.transcode, reason: plan.reason, ladder: ladder.map((l) => `${l.templateId}:${l.width}x${l.height}@${l.bitrateKbps}k`) }, 'RTMP stream live');
     bridge.start();
   }
 
@@ -207,6 +190,7 @@ export class RtmpIngest {
     private readonly config: Config,
     private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
+    private readonly ladderOf: WebRtcLadderOf = () => Promise.resolve([]),
   ) {}
 
   /** Open RTMP connections, publishing or not yet. */
@@ -266,7 +250,7 @@ export class RtmpIngest {
         admission.abort();
         throw new Refusal('not-found', 'the encoder disconnected during admission');
       }
-      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: streamPath(request) }), this.config.rtmp.timestamps);
+      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: streamPath(request) }), this.config.rtmp.timestamps, this.ladderOf);
       this.publishes.add(publish);
       logger.info({ stream: streamPath(request) }, 'RTMP publish admitted');
     };

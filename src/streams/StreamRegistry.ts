@@ -24,18 +24,36 @@ import type { FlvSource } from '../media/flv/FlvFeed.js';
 /** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
 export type TranscodePath = 'none' | 'audio' | 'video' | 'video+audio';
 
+/** How a stream came in: over an ingest protocol, or made by the server from another stream (a transcoded rendition). */
+export type StreamOrigin = IngestProtocol | 'rendition';
+
+/** What a rendition is made from: its source stream and the transcoding template. */
+export interface RenditionOf {
+  source: LiveStream;
+  templateId: string;
+}
+
 export interface PublishDetails {
-  protocol: IngestProtocol;
+  protocol: StreamOrigin;
   transcode: TranscodePath;
   /** The ingest URL's query (e.g. auth_key, record_config), for the features that read it. */
   query: Record<string, string>;
   /** The stream as FLV tags, when the ingest has them (RTMP); WebRTC streams get one from the SFU egress. */
   feed?: FlvSource;
+  /** Set for a rendition (not counted as a publisher). */
+  rendition?: RenditionOf;
 }
 
-/** An admission whose commit also says how the stream came in. */
+/** An admission whose commit also says how the stream came in, and gives the stream that is live now. */
 export interface RegistryAdmission extends PublishAdmission<Room> {
-  commit(publisher: { readonly id: string; close(reason: string): void }, details?: PublishDetails): void;
+  commit(publisher: { readonly id: string; close(reason: string): void }, details?: PublishDetails): LiveStream;
+}
+
+/** The name of a stream that is not live, in its ingest domain. */
+export interface StreamAddress {
+  ingestDomain: string | undefined;
+  app: string;
+  stream: string;
 }
 
 export interface LiveStream extends Omit<PublishDetails, 'feed'> {
@@ -89,6 +107,12 @@ export interface RegistryOptions {
   limits?: StreamLimits;
   /** Told of every access refusal (401/403) of a publish or play, for the metrics. */
   denials?: { recordError(error: unknown): void };
+  /**
+   * Asked when a play names a stream that is not live: starts it if it is one the server makes on request (a
+   * rendition of a live stream) and resolves once it is live; resolves at once for any other name; rejects with a
+   * Refusal to refuse the play (limits, a template that does not fit the source).
+   */
+  startOnDemand?: (name: StreamAddress) => Promise<void>;
 }
 
 /** A name an operator forbade: its publishes are refused until then. */
@@ -104,6 +128,8 @@ interface PendingPublish {
   stream: string;
   room: Room | undefined;
   forbidden: boolean;
+  /** A rendition's publish (not counted as a publisher). */
+  rendition: boolean;
 }
 
 export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate<Room> {
@@ -134,9 +160,9 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   /**
    * A live stream an HLS/HTTP-FLV player may watch: same authorization as WHEP; half-second streaming domains
-   * refuse. `hook: false` skips the admission hook (HLS segments, whose playlist was admitted).
+   * refuse. `segment`: an HLS segment, whose playlist was admitted: no admission hook, and no on-demand start.
    */
-  admitStandardPlay(request: MediaRequest, options: { hook?: boolean } = {}): Promise<LiveStream> {
+  admitStandardPlay(request: MediaRequest, options: { segment?: boolean } = {}): Promise<LiveStream> {
     return this.counted(this.admitStandardPlaying(request, options));
   }
 
@@ -158,8 +184,8 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     const key = streamKey(ingestDomain, request);
     this.checkPublish(key, request);
     this.options.limits?.takeSession(request.ip);
-    if (!this.live.has(key)) this.options.limits?.checkPublisher(this.live.size + this.pending.size);
-    const pending: PendingPublish = { app: request.app, stream: request.stream, room: undefined, forbidden: false };
+    if (!this.live.has(key)) this.options.limits?.checkPublisher(this.publisherCount());
+    const pending: PendingPublish = { app: request.app, stream: request.stream, room: undefined, forbidden: false, rendition: false };
     this.pending.set(key, pending);
     let room: Room;
     try {
@@ -178,9 +204,27 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       throw error;
     }
     pending.room = room;
+    return this.admission(key, request, { ingestDomain, latencyMode }, room);
+  }
+
+  /**
+   * A rendition's publish: the server's own, so no access checks, admission hook or publisher limit (the
+   * transcoder has a limit of its own); its name is taken as any publisher's is. It belongs to its source's ingest
+   * domain, host and latency mode.
+   */
+  admitRendition(source: LiveStream, stream: string): RegistryAdmission {
+    const name = { app: source.app, stream };
+    const key = streamKey(source.ingestDomain, name);
+    if (this.pending.has(key) || this.live.has(key)) throw new Refusal('conflict', `stream ${key} is already being published`);
+    const room = this.sfu.createRoom(key);
+    this.pending.set(key, { ...name, room, forbidden: false, rendition: true });
+    return this.admission(key, { ...name, host: source.host, ip: source.ip, query: {} }, { ingestDomain: source.ingestDomain, latencyMode: source.latencyMode }, room);
+  }
+
+  private admission(key: string, request: GoLiveRequest, domain: { ingestDomain: string | undefined; latencyMode: LatencyMode }, room: Room): RegistryAdmission {
     return {
       room,
-      commit: (publisher, details) => this.goLive(key, request, { ingestDomain, latencyMode }, room, publisher, details),
+      commit: (publisher, details) => this.goLive(key, request, domain, room, publisher, details),
       abort: () => {
         this.pending.delete(key);
         room.close();
@@ -188,14 +232,22 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     };
   }
 
+  /** Publishers on the server: live streams and publishes being admitted, renditions (made by the server) not counted. */
+  private publisherCount(): number {
+    let count = 0;
+    for (const stream of this.live.values()) if (!stream.rendition) count++;
+    for (const pending of this.pending.values()) if (!pending.rendition) count++;
+    return count;
+  }
+
   private goLive(
     key: string,
-    request: MediaRequest,
+    request: GoLiveRequest,
     domain: { ingestDomain: string | undefined; latencyMode: LatencyMode },
     room: Room,
     publisher: { readonly id: string; close(reason: string): void },
     details: PublishDetails | undefined,
-  ): void {
+  ): LiveStream {
     this.pending.delete(key);
     const stream: LiveStream = {
       key,
@@ -210,6 +262,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       protocol: details?.protocol ?? 'whip',
       transcode: details?.transcode ?? 'none',
       query: details?.query ?? request.query,
+      ...(details?.rendition ? { rendition: details.rendition } : {}),
       room,
       startedAt: new Date(),
       kick: (reason) => publisher.close(reason),
@@ -222,12 +275,14 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     });
     this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
     this.emit('live', stream);
+    return stream;
   }
 
   private async admitPlaying(request: MediaRequest): Promise<PlayAdmission<Room>> {
     this.authorizer.authorize('play', request);
-    const key = streamKey(this.options.domains.playOf(request.host).ingestDomain, request);
-    this.liveStream(key);
+    const { ingestDomain } = this.options.domains.playOf(request.host);
+    const key = streamKey(ingestDomain, request);
+    await this.playable(key, { ingestDomain, app: request.app, stream: request.stream });
     this.options.limits?.takeSession(request.ip);
     this.options.limits?.checkViewer(streamPath(request), this.seats.get(key) ?? 0, this.seatsTotal);
     const release = this.takeSeat(key);
@@ -241,24 +296,37 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     }
   }
 
-  private async admitStandardPlaying(request: MediaRequest, options: { hook?: boolean }): Promise<LiveStream> {
+  private async admitStandardPlaying(request: MediaRequest, options: { segment?: boolean }): Promise<LiveStream> {
     this.authorizer.authorize('play', request);
     const domain = this.options.domains.playOf(request.host);
     const key = streamKey(domain.ingestDomain, request);
-    this.liveStream(key);
+    // Nothing is started for what would be refused anyway (half-second domains) or for a segment.
+    if (domain.latencyMode === 'half-second' || options.segment) this.liveStream(key);
+    else await this.playable(key, { ingestDomain: domain.ingestDomain, app: request.app, stream: request.stream });
     if (domain.latencyMode === 'half-second') {
       throw Refusal.denied('domain_type', `stream ${streamPath(request)} is on a half-second (WebRTC-only) domain: play it over WHEP, or relay it to a standard domain`);
     }
-    if (options.hook !== false) await this.options.admission?.('play', request);
+    if (!options.segment) await this.options.admission?.('play', request);
     return this.liveStream(key);
   }
 
   /** A live stream: in the registry, its room open, and its feed not ended (an RTMP publish that is ending ends its
    *  feed before it leaves the registry, while its bridge is still stopping). */
   private liveStream(key: string): LiveStream {
-    const stream = this.live.get(key);
-    if (!stream || stream.room.isClosed || stream.feed.ended) throw new Refusal('not-found', `stream ${key} is not live`);
+    const stream = this.playing(key);
+    if (!stream) throw new Refusal('not-found', `stream ${key} is not live`);
     return stream;
+  }
+
+  private playing(key: string): LiveStream | undefined {
+    const stream = this.live.get(key);
+    return stream && !stream.room.isClosed && !stream.feed.ended ? stream : undefined;
+  }
+
+  /** The live stream, started first when it is not live but is one the server makes on request (a rendition). */
+  private async playable(key: string, name: StreamAddress): Promise<LiveStream> {
+    if (!this.playing(key)) await this.options.startOnDemand?.(name);
+    return this.liveStream(key);
   }
 
   private checkPublish(key: string, name: { app: string; stream: string }): void {
@@ -286,6 +354,11 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   get(app: string, stream: string, ingestDomain?: string): LiveStream | undefined {
     if (ingestDomain !== undefined) return this.live.get(streamKey(ingestDomain, { app, stream }));
     return this.live.get(streamKey(undefined, { app, stream })) ?? this.list().find((s) => s.app === app && s.stream === stream);
+  }
+
+  /** The live stream of exactly this name and ingest domain (undefined: the default domain). */
+  at(address: StreamAddress): LiveStream | undefined {
+    return this.live.get(streamKey(address.ingestDomain, address));
   }
 
   list(): LiveStream[] {
@@ -341,6 +414,9 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     for (const pending of this.pending.values()) pending.room?.close();
   }
 }
+
+/** What going live needs of the request that published the stream. */
+type GoLiveRequest = Pick<MediaRequest, 'app' | 'stream' | 'host' | 'ip' | 'query'>;
 
 function forbiddenRefusal(name: { app: string; stream: string }, forbid: ForbiddenStream): Refusal {
   return Refusal.denied('forbidden', `stream ${streamPath(name)} is forbidden until ${forbid.until.toISOString().replace(/\.000Z$/, 'Z')}`);

@@ -47,11 +47,14 @@ export interface ChromiumBrowser {
 }
 
 /**
- * Launches Chromium. playwright-core gives every launch a fresh temporary user-data-dir (removed on close), and
+ * Launches Chromium (`executablePath`: a wrapper that starts it elsewhere, e.g. in a network namespace, see
+ * EmulatedHost.wrapperFor). playwright-core gives every launch a fresh temporary user-data-dir (removed on close), and
  * each page opened here lives in its own context, so a publisher and a viewer share nothing but the process.
  */
-export async function launchChromium(): Promise<ChromiumBrowser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+export async function launchChromium(options: { executablePath?: string; secureOrigins?: string[] } = {}): Promise<ChromiumBrowser> {
+  // Pages get the camera only in a secure context: localhost, or an origin named here (a server on a veth address).
+  const args = options.secureOrigins ? [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${options.secureOrigins.join(',')}`] : CHROMIUM_ARGS;
+  const browser = await chromium.launch({ executablePath: options.executablePath ?? CHROMIUM_PATH, args, headless: true });
   const contexts: BrowserContext[] = [];
   return {
     browser,
@@ -167,4 +170,34 @@ export function serverAndChromium(): { server: WhipcastServer; browser: Chromium
     await rig.server?.close();
   });
   return rig;
+}
+
+/** How the page's video arrives: what Chromium's inbound-rtp stats say about losses, repairs and smoothness. */
+export interface VideoReceiveQuality {
+  framesDecoded: number;
+  framesDropped: number;
+  frameWidth: number;
+  packetsLost: number;
+  nackCount: number;
+  retransmittedPacketsReceived: number;
+  freezeCount: number;
+  totalFreezesDuration: number;
+}
+
+export function videoReceiveQuality(page: Page): Promise<VideoReceiveQuality> {
+  return page.evaluate(async () => {
+    const report = await window.whipcast?.session?.pc.getStats();
+    const video = [...((report ?? new Map()) as unknown as Map<string, Record<string, unknown>>).values()].find((s) => s.type === 'inbound-rtp' && s.kind === 'video') ?? {};
+    const n = (key: string): number => Number(video[key] ?? 0);
+    return {
+      framesDecoded: n('framesDecoded'),
+      framesDropped: n('framesDropped'),
+      frameWidth: n('frameWidth'),
+      packetsLost: n('packetsLost'),
+      nackCount: n('nackCount'),
+      retransmittedPacketsReceived: n('retransmittedPacketsReceived'),
+      freezeCount: n('freezeCount'),
+      totalFreezesDuration: n('totalFreezesDuration'),
+    };
+  });
 }

@@ -2,6 +2,7 @@
 // server receiving a push (`-listen 1`), and ffprobe reading what came out.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { VideoTiming } from './media.js';
 
 const run = promisify(execFile);
 
@@ -73,5 +74,25 @@ export async function probe(input: string, options: { frames?: number } = {}): P
     codecs: (info.streams ?? []).filter((s) => s.codec_type === 'audio' || s.codec_type === 'video').map((s) => s.codec_name ?? 'unknown').sort(),
     videoFrames: Number(frames ?? 0),
     durationSeconds: Number(info.format?.duration ?? 0),
+  };
+}
+
+/**
+ * Size and timing of the first video stream of a file or URL, from ffprobe's packets: `seconds` of it, whole GOPs
+ * from key frame `fromKeyFrame` on.
+ */
+export async function probeVideo(input: string, seconds: number, fromKeyFrame = 0): Promise<{ width: number; height: number } & VideoTiming> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', `%+${seconds}`, '-show_entries', 'stream=width,height:packet=pts_time,size,flags', '-of', 'json', input], { timeout: 60_000 });
+  const info = JSON.parse(stdout) as { streams?: { width?: number; height?: number }[]; packets?: { pts_time?: string; size?: string; flags?: string }[] };
+  const packets = (info.packets ?? []).map((p) => ({ time: Number(p.pts_time), bytes: Number(p.size), key: p.flags?.startsWith('K') ?? false }));
+  const keyTimes = packets.filter((p) => p.key).map((p) => p.time).slice(fromKeyFrame);
+  const [start, end] = [keyTimes[0] ?? 0, keyTimes.at(-1) ?? 0];
+  const window = packets.filter((p) => p.time >= start && p.time < end);
+  return {
+    width: info.streams?.[0]?.width ?? 0,
+    height: info.streams?.[0]?.height ?? 0,
+    fps: end > start ? window.length / (end - start) : 0,
+    kbps: end > start ? (window.reduce((sum, p) => sum + p.bytes, 0) * 8) / (end - start) / 1000 : 0,
+    keyFrameIntervals: keyTimes.slice(1).map((t, i) => t - (keyTimes[i] ?? 0)),
   };
 }

@@ -48,3 +48,42 @@ export async function decodeH264(packets: RtpPacket[]): Promise<DecodedVideo> {
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** How a video stream is timed and sized: measured from what was received, over whole GOPs. */
+export interface VideoTiming {
+  fps: number;
+  kbps: number;
+  /** Seconds from each key frame to the next. */
+  keyFrameIntervals: number[];
+}
+
+/**
+ * Timing of received H264 RTP, by its RTP timestamps (90 kHz media time): from key frame `fromKeyFrame` (0: the
+ * first; later ones leave an encoder's start-up out) to the last.
+ */
+export function rtpVideoTiming(packets: RtpPacket[], fromKeyFrame = 0): VideoTiming {
+  const first = packets[0]?.header.timestamp ?? 0;
+  const time = (packet: RtpPacket) => ((packet.header.timestamp - first + 2 ** 32) % 2 ** 32) / 90000;
+  const keyTimes = [...new Set(packets.filter((p) => startsKeyFrame(p.payload)).map(time))].sort((a, b) => a - b).slice(fromKeyFrame);
+  const [start, end] = [keyTimes[0] ?? 0, keyTimes.at(-1) ?? 0];
+  const window = packets.filter((p) => time(p) >= start && time(p) < end);
+  const frames = new Set(window.map(time)).size;
+  const bytes = window.reduce((sum, p) => sum + p.payload.length, 0);
+  return {
+    fps: end > start ? frames / (end - start) : 0,
+    kbps: end > start ? (bytes * 8) / (end - start) / 1000 : 0,
+    keyFrameIntervals: keyTimes.slice(1).map((t, i) => t - (keyTimes[i] ?? 0)),
+  };
+}
+
+/** Whether an H264 RTP payload carries (the start of) an IDR slice: single NAL, STAP-A or FU-A (RFC 6184). */
+function startsKeyFrame(payload: Buffer): boolean {
+  const type = (payload[0] ?? 0) & 0x1f;
+  if (type === 5) return true;
+  if (type === 28) return ((payload[1] ?? 0) & 0x80) !== 0 && ((payload[1] ?? 0) & 0x1f) === 5;
+  if (type !== 24) return false;
+  for (let offset = 1; offset + 2 < payload.length; offset += 2 + payload.readUInt16BE(offset)) {
+    if (((payload[offset + 2] ?? 0) & 0x1f) === 5) return true;
+  }
+  return false;
+}

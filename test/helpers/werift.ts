@@ -104,11 +104,19 @@ export interface ViewOptions {
   token?: string;
   /** Number codecs differently from the publisher helper (which uses H264 102, VP8 96, opus 111). */
   payloadTypes?: { H264?: number; VP8?: number; opus?: number };
+  /** Offer RTX for each video codec, under these payload types. */
+  rtxPayloadTypes?: { H264?: number; VP8?: number };
 }
 
 export async function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
   const pts = options.payloadTypes ?? {};
-  const pc = peer((options.video ?? ['H264', 'VP8']).map((c) => videoCodec(c, pts[c])), opus(pts.opus));
+  const rtx = options.rtxPayloadTypes ?? {};
+  const video = (options.video ?? ['H264', 'VP8']).flatMap((c) => {
+    const codec = videoCodec(c, pts[c]);
+    const rtxPayloadType = rtx[c];
+    return rtxPayloadType === undefined ? [codec] : [codec, new RTCRtpCodecParameters({ mimeType: 'video/rtx', clockRate: 90000, payloadType: rtxPayloadType, parameters: `apt=${codec.payloadType}` })];
+  });
+  const pc = peer(video, opus(pts.opus));
   const packets: Viewer['packets'] = { audio: [], video: [] };
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });

@@ -143,7 +143,7 @@ describe('metrics after media flowed', () => {
     expect(metered.egress.rttMs).not.toBeNull();
     expect(metered.transcode).toBe('none');
     expect(streams.find((s) => s.stream === 'metered-rtmp')).toMatchObject({ protocol: 'rtmp', transcode: 'audio' });
-  });
+  }, 120_000);
 });
 
 describe('forbid and resume', () => {

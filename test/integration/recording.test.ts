@@ -327,7 +327,7 @@ describe('other triggers', () => {
     const mp4 = probe(file(record as RecordingRecord, 'mp4'));
     expect(mp4.codecs).toContain('h264');
     expect(decodes(file(record as RecordingRecord, 'm3u8'))).toBe(true);
-  });
+  }, 90_000); // its waits: up to 30 s for the first segment, 40 s for the record
 });
 
 describe('API', () => {

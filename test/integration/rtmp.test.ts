@@ -54,7 +54,7 @@ describe('need-based transcoding', () => {
     const encoder = encode('live/bframes', { bframes: 2 });
     const viewer = await watch('bframes');
     expect(live('bframes')).toMatchObject({ protocol: 'rtmp', transcode: 'video+audio' });
-    await waitUntil(() => viewer.packets.video.length > 200 && viewer.packets.audio.length > 50, 'transcoded media');
+    await waitUntil(() => viewer.packets.video.length > 400 && viewer.packets.audio.length > 50, 'transcoded media');
     const decoded = await decodeH264(viewer.packets.video);
     expect(decoded.frames).toBeGreaterThan(20);
     expect(decoded.hasBFrames).toBe(0);

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../src/config/config.js';
 import { renderPlaylist } from '../../src/recording/playlist.js';
-import { escapeTime, expandNaming, matchTemplate } from '../../src/recording/templates.js';
+import { bestMatch } from '../../src/core/index.js';
+import { escapeTime, expandNaming } from '../../src/recording/templates.js';
 import { validateTemplate, type RecordTemplate } from '../../src/config/recording.js';
 import { interpretOnDemandAnswer, needRecord } from '../../src/recording/triggers.js';
 
@@ -47,16 +48,16 @@ describe('template matching', () => {
   const t = (id: string, fields: Partial<RecordTemplate>) => validateTemplate({ id, ...fields });
   const templates = [t('any', {}), t('app', { app: 'live' }), t('exact', { app: 'live', stream: 's1' }), t('host', { domain: 'push.example.com' }), t('other', { app: 'other', stream: 's1' })];
   it('prefers exact app+stream, then app+*, then *+*', () => {
-    expect(matchTemplate(templates, { host: 'localhost', app: 'live', stream: 's1' })?.id).toBe('exact');
-    expect(matchTemplate(templates, { host: 'localhost', app: 'live', stream: 's2' })?.id).toBe('app');
-    expect(matchTemplate(templates, { host: 'localhost', app: 'news', stream: 's1' })?.id).toBe('any');
+    expect(bestMatch(templates, { host: 'localhost', app: 'live', stream: 's1' })?.id).toBe('exact');
+    expect(bestMatch(templates, { host: 'localhost', app: 'live', stream: 's2' })?.id).toBe('app');
+    expect(bestMatch(templates, { host: 'localhost', app: 'news', stream: 's1' })?.id).toBe('any');
   });
   it('an exact domain beats * at the same names; another domain does not match', () => {
-    expect(matchTemplate(templates, { host: 'push.example.com:1935', app: 'news', stream: 'x' })?.id).toBe('host');
-    expect(matchTemplate([t('host', { domain: 'push.example.com' })], { host: 'localhost', app: 'a', stream: 'b' })).toBeUndefined();
+    expect(bestMatch(templates, { host: 'push.example.com:1935', app: 'news', stream: 'x' })?.id).toBe('host');
+    expect(bestMatch([t('host', { domain: 'push.example.com' })], { host: 'localhost', app: 'a', stream: 'b' })).toBeUndefined();
   });
   it('no template, no match', () => {
-    expect(matchTemplate([], { host: 'h', app: 'a', stream: 'b' })).toBeUndefined();
+    expect(bestMatch([], { host: 'h', app: 'a', stream: 'b' })).toBeUndefined();
   });
 });
 

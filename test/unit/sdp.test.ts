@@ -678,7 +678,7 @@ describe('writeAnswer (WHIP)', () => {
       expect(m.port).toBe(9);
       expect(m.protocol).toBe('UDP/TLS/RTP/SAVPF');
       expect(m.direction).toBe('recvonly');
-      expect(m.setup).toBe('passive');
+      expect(m.setup).toBe('active');
       expect(m.iceUfrag).toBe(LOCAL.iceParameters.usernameFragment);
       expect(m.icePwd).toBe(LOCAL.iceParameters.password);
       expect(m.fingerprint).toEqual({ type: 'sha-256', hash: LOCAL.fingerprint.value });
@@ -704,7 +704,7 @@ describe('writeAnswer (WHIP)', () => {
     // What the writer produced is a valid offer-shaped SDP for our own parser, too.
     const back = parseOffer(answer);
     expect(back.iceUfrag).toBe(LOCAL.iceParameters.usernameFragment);
-    expect(back.setup).toBe('passive');
+    expect(back.setup).toBe('active');
     expect(back.fingerprint).toEqual({ algorithm: 'sha-256', value: LOCAL.fingerprint.value });
   });
 
@@ -740,7 +740,8 @@ describe('writeAnswer (WHIP)', () => {
     expect(video.rtcpFb?.every((fb) => fb.payload === 108)).toBe(true);
   });
 
-  it('a=setup:active when the offer is passive, passive when it is active', () => {
+  it('a=setup:active (we are the DTLS client) when the offer is actpass or passive, passive when it is active', () => {
+    expect(whipAnswer(CHROMIUM_WHIP_OFFER_H264).parsed.media.map((m) => m.setup)).toEqual(['active', 'active']);
     const passive = whipAnswer(edit(CHROMIUM_WHIP_OFFER_H264, /a=setup:actpass/g, 'a=setup:passive'));
     expect(answerSetup(passive.offer)).toBe('active');
     expect(passive.parsed.media.map((m) => m.setup)).toEqual(['active', 'active']);
@@ -830,7 +831,7 @@ describe('planViewer + matchViewerCodec (WHEP)', () => {
       ['0', 111, undefined],
     ]);
     // The consumer still declares the stream's own profile (mediasoup matches H264 profiles exactly).
-    expect(must(plan.matches[0]).match.capabilities(undefined).codecs?.[0]).toMatchObject({ mimeType: 'video/H264', preferredPayloadType: 102, parameters: { 'profile-level-id': '64001f' } });
+    expect(must(plan.matches[0]).match.capabilities.codecs?.[0]).toMatchObject({ mimeType: 'video/H264', preferredPayloadType: 102, parameters: { 'profile-level-id': '64001f' } });
     // Same profile offered with packetization-mode 0 and 1 (Firefox 121): the mode-1 entry (126, not 97).
     const firefox121 = parseOffer(FIREFOX_121_SENDRECV_OFFER);
     expect(planViewer(firefox121, [track(H264_42E01F)]).matches.map(({ match }) => [match.payloadType, match.rtxPayloadType])).toEqual([[126, 127]]);
@@ -896,9 +897,9 @@ describe('planViewer + matchViewerCodec (WHEP)', () => {
     expect(plan.payloadKey).toBe('96,-');
   });
 
-  it('capabilities(): the stream codec under the viewer\'s payload type; RTX only when the router numbers it like the viewer', () => {
+  it('capabilities: the stream codec and its RTX under the viewer\'s payload types', () => {
     const { match } = must(planViewer(chromium, [track(H264_42E01F)]).matches[0]);
-    const withRtx = match.capabilities(109);
+    const withRtx = match.capabilities;
     expect(withRtx.codecs).toEqual([
       {
         kind: 'video',
@@ -916,8 +917,6 @@ describe('planViewer + matchViewerCodec (WHEP)', () => {
       },
       { kind: 'video', mimeType: 'video/rtx', clockRate: 90000, preferredPayloadType: 109, parameters: { apt: 108 }, rtcpFeedback: [] },
     ]);
-    expect(match.capabilities(100).codecs?.map((c) => c.mimeType)).toEqual(['video/H264']);
-    expect(match.capabilities(undefined).codecs?.map((c) => c.mimeType)).toEqual(['video/H264']);
     expect(withRtx.headerExtensions?.map((e) => [e.kind, e.preferredId, e.uri])).toEqual(must(chromium.media[1]).headerExtensions.map((e) => ['video', e.id, e.uri]));
     expect(() => ortc.validateRtpCapabilities(withRtx)).not.toThrow();
   });
@@ -945,8 +944,7 @@ function simulateViewer(
     ortc.validateRtpParameters(producer);
     const mapping = ortc.getProducerRtpParametersMapping(producer, routerCaps);
     const consumable = ortc.getConsumableRtpParameters(must(tracks[trackIndex]).kind, producer, routerCaps, mapping);
-    const routerRtx = routerCaps.codecs?.find((c) => /\/rtx$/i.test(c.mimeType) && Number(params(c).apt) === match.payloadType);
-    const capabilities = match.capabilities(routerRtx?.preferredPayloadType);
+    const capabilities = match.capabilities;
     expect(ortc.canConsume(consumable, capabilities)).toBe(true);
     const rtp = ortc.getConsumerRtpParameters({ consumableRtpParameters: consumable, remoteRtpCapabilities: capabilities, pipe: false, enableRtx: true });
     sections[match.media.index] = { direction: 'sendonly', rtpParameters: rtp, streamId: 'stream-id', trackId: `track-${trackIndex}` };
@@ -1007,7 +1005,7 @@ describe('mediasoup accepts the translation (its ORTC checks, no worker)', () =>
         expect(section).toMatchObject({ port: 0, direction: 'inactive' });
         continue;
       }
-      expect(section).toMatchObject({ port: 9, direction: 'sendonly', setup: 'passive' });
+      expect(section).toMatchObject({ port: 9, direction: 'sendonly', setup: 'active' });
       expect(String(section.payloads)).toBe(consumer.rtp.codecs.map((c) => c.payloadType).join(' '));
       expect(section.msid).toEqual([{ id: 'stream-id', appdata: expect.stringMatching(/^track-\d$/) as unknown }]);
       // The codec and fmtp written are the viewer's own for that payload type (read from its offer's text).
@@ -1018,6 +1016,11 @@ describe('mediasoup accepts the translation (its ORTC checks, no worker)', () =>
       expect(section.fmtp.find((f) => f.payload === pt)?.config).toBe(offeredFmtp);
       const ssrc = must(consumer.rtp.encodings?.[0]?.ssrc);
       expect(section.ssrcs?.filter((s) => s.id === ssrc).map((s) => s.attribute)).toEqual(['cname', 'msid']);
+      // RTX goes out under the viewer's own RTX payload type, whatever the router's is.
+      const viewerRtx = m.codecs.find((c) => c.mimeType.toLowerCase().endsWith('/rtx') && Number(c.parameters.apt) === pt);
+      const consumerRtx = consumer.rtp.codecs.find((c) => c.mimeType.toLowerCase().endsWith('/rtx'));
+      expect(consumerRtx?.payloadType).toBe(viewerRtx?.payloadType);
+      if (viewerRtx) expect(section.ssrcGroups?.[0]).toMatchObject({ semantics: 'FID', ssrcs: `${ssrc} ${must(consumer.rtp.encodings?.[0]?.rtx?.ssrc)}` });
     }
   });
 });

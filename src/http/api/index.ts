@@ -9,6 +9,7 @@ import { recordings, type RecordingsApiOptions } from './recordings.js';
 import { relays, type RelaysApiOptions } from './relays.js';
 import { sessions, type SessionsApiOptions } from './sessions.js';
 import { streams, type StreamsApiOptions } from './streams.js';
+import { transcoding, type TranscodingApiOptions } from './transcoding.js';
 import { urls, type UrlsApiOptions } from './urls.js';
 import { workers, type WorkersApiOptions } from './workers.js';
 
@@ -20,9 +21,10 @@ export type ControlApiOptions = AdminGuardOptions &
   DomainsApiOptions &
   RelaysApiOptions &
   WorkersApiOptions &
-  RecordingsApiOptions;
+  RecordingsApiOptions &
+  TranscodingApiOptions;
 
-const resources: FastifyPluginCallback<ControlApiOptions>[] = [streams, sessions, urls, domains, relays, workers, recordings, openapi];
+const resources: FastifyPluginCallback<ControlApiOptions>[] = [streams, sessions, urls, domains, relays, workers, recordings, transcoding, openapi];
 
 export async function controlApi(fastify: FastifyInstance, options: ControlApiOptions): Promise<void> {
   await fastify.register(health, options);

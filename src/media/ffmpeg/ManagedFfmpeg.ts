@@ -4,10 +4,10 @@
 // pushes are finalised, or at once) and waits for the exit, so nothing is left running.
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter, once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import ffmpeg, { type FfmpegCommand } from 'fluent-ffmpeg';
 import type { Logger } from 'pino';
-import type { FeedStart, FlvSource } from '../flv/FlvFeed.js';
+import type { FeedStart, FeedSubscription, FlvSource } from '../flv/FlvFeed.js';
 import { encodeTag, flvHeader, TAG_SCRIPT, type FlvTag } from '../flv/tag.js';
 import { arrivalRetimer } from '../flv/retime.js';
 
@@ -170,22 +170,27 @@ export function feedInput(feed: FlvSource, start: FeedStart, inputOptions: strin
   return (command) => {
     const input = new PassThrough();
     command.input(input).inputFormat('flv').inputOptions(inputOptions);
-    const retime = options.retime ? arrivalRetimer() : (tag: FlvTag) => tag;
-    let headerSent = false;
-    const subscription = feed.subscribe((tag) => {
-      // Encoder metadata can describe streams that are not there (and makes a no-probe FLV input miss the video).
-      if (tag.type === TAG_SCRIPT) return;
-      if (!headerSent) {
-        input.write(flvHeader(feed.tracks.audio, feed.tracks.video));
-        headerSent = true;
-      }
-      if (input.writableLength <= MAX_PENDING_BYTES) input.write(encodeTag(retime(tag)));
-    }, start);
+    const subscription = writeFeed(feed, start, input, options);
     return () => {
       subscription.close();
       input.end();
     };
   };
+}
+
+/** Writes the feed as an FLV stream (header, then its tags from `start`) to a process's input, until closed; `onEnd`: the stream is over. */
+export function writeFeed(feed: FlvSource, start: FeedStart, input: Writable, options: { retime?: boolean; onEnd?: () => void } = {}): FeedSubscription {
+  const retime = options.retime ? arrivalRetimer() : (tag: FlvTag) => tag;
+  let headerSent = false;
+  return feed.subscribe((tag) => {
+    // Encoder metadata can describe streams that are not there (and makes a no-probe FLV input miss the video).
+    if (tag.type === TAG_SCRIPT) return;
+    if (!headerSent) {
+      input.write(flvHeader(feed.tracks.audio, feed.tracks.video));
+      headerSent = true;
+    }
+    if (input.writableLength <= MAX_PENDING_BYTES) input.write(encodeTag(retime(tag)));
+  }, start, options.onEnd);
 }
 
 /**

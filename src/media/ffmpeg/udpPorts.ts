@@ -1,6 +1,7 @@
 // Local UDP ports for an FFmpeg bridge to send RTP (port) and RTCP (port + 1) from. They are fixed per publish so
 // that a restarted FFmpeg is recognised by the SFU's PlainTransport, which only accepts its configured source.
-import { createSocket } from 'node:dgram';
+import { createSocket, type Socket } from 'node:dgram';
+import { once } from 'node:events';
 
 function bindUdp(port: number): Promise<{ port: number; close: () => Promise<void> } | undefined> {
   return new Promise((resolve) => {
@@ -20,4 +21,21 @@ export async function freeUdpPortPair(): Promise<number> {
     if (second) return first.port;
   }
   throw new Error('no free UDP port pair');
+}
+
+/** Binds a socket on loopback (port 0: any free one). */
+export async function bindLoopback(socket: Socket, port: number): Promise<void> {
+  socket.bind(port, '127.0.0.1');
+  await once(socket, 'listening');
+}
+
+/** Closes sockets, bound or not (closing one that never bound throws). */
+export function closeSockets(sockets: readonly Socket[]): void {
+  for (const socket of sockets) {
+    try {
+      socket.close();
+    } catch {
+      // never bound
+    }
+  }
 }

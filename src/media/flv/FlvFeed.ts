@@ -74,6 +74,11 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
     return this.endedFlag;
   }
 
+  /** Who takes the stream now (players, muxers, relays, recorders): an on-demand rendition with none is idle. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
   /** The source restarted: its next tag starts a new timeline, which is moved to follow the last one. */
   discontinuity(): void {
     this.rebase = true;

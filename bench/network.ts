@@ -1,0 +1,301 @@
+// bench:network — WebRTC delivery on emulated networks.
+//
+// The real server runs in this process and binds two veth links (test/helpers/netns.ts): one to a viewer
+// namespace, one to a publisher namespace. The publisher (a Chromium page or an RTMP encoder) runs in the
+// publisher namespace, the viewer (Chromium, web-demo/play.html) in the viewer namespace; loss (nftables, both
+// directions) and caps (tbf, towards the viewer) are set on those links. A grid over:
+//   - sources: whip-simulcast (publish.html, calibrator at 1280×720, VP8 ×3 layers), whip (the same, H264, one
+//     layer), rtmp (the time-code generator through x264 + AAC pushed over RTMP; bench:latency's source);
+//   - publisher links: clean, 3 % loss;
+//   - viewer links: clean, 1 / 3 / 5 % loss, 1.5 / 0.8 Mbit/s caps.
+// Per cell a fresh viewer joins on the shaped link, plays a warm-up, then a window in which it measures:
+//   glass-to-glass p50/p95 (play.html's own time-code reader), fps shown, freezes and their total time
+//   (Chromium's getStats), the simulcast layer it was sent (sampled every second), the server's estimate of its
+//   link, NACKs it sent and the RTX packets it got, and the NACKs the server sent the publisher.
+// A table, JSON (bench-results/network-*.json).
+//
+//   node dist/bench/network.js [--window 10 --warmup 6 --sources whip-simulcast,whip,rtmp
+//                               --viewer-links clean,loss1,loss3,loss5,cap1500,cap800 --publisher-links clean,loss3]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WebRtcViewer, type Room } from '../sfu/index.js';
+import { resolveConfig } from '../src/config/config.js';
+import { startServer, type WhipcastServer } from '../src/server.js';
+import { videoReceiveQuality, type VideoReceiveQuality } from '../test/helpers/browser.js';
+import { EmulatedHost, type LinkShape } from '../test/helpers/netns.js';
+import { markReader, readerState } from './lib/browser-latency.js';
+import { launchChromium, type BenchBrowser } from './lib/browser.js';
+import { intFlag, parseFlags, runBench } from './lib/cli.js';
+import { BenchProcesses } from './lib/latency.js';
+import { stopSession, waitForFirstFrame, waitForLive } from './lib/pages.js';
+import { machineInfo } from './lib/proc.js';
+import { printTable, round, summarize, writeResults, type Cell } from './lib/report.js';
+import { spawnEncoder, type EncoderSettings } from './lib/rtmp-generator.js';
+import { closeServer, freePortRange, sleep, waitFor } from './lib/server.js';
+
+const SOURCES = ['whip-simulcast', 'whip', 'rtmp'] as const;
+type SourceName = (typeof SOURCES)[number];
+/** Loss is set in both directions (media one way, feedback the other), as on a real lossy link. */
+const VIEWER_LINKS: Record<string, LinkShape> = {
+  clean: {},
+  loss1: { downLossPercent: 1, upLossPercent: 1 },
+  loss3: { downLossPercent: 3, upLossPercent: 3 },
+  loss5: { downLossPercent: 5, upLossPercent: 5 },
+  cap1500: { downKbps: 1500 },
+  cap800: { downKbps: 800 },
+};
+const PUBLISHER_LINKS: Record<string, LinkShape> = { clean: {}, loss3: { downLossPercent: 3, upLossPercent: 3 } };
+
+const flags = parseFlags(
+  {
+    window: { type: 'string', default: '10', help: 'seconds measured per cell' },
+    warmup: { type: 'string', default: '6', help: 'seconds a viewer plays before its window' },
+    sources: { type: 'string', default: SOURCES.join(','), help: `sources (${SOURCES.join(', ')})` },
+    'viewer-links': { type: 'string', default: Object.keys(VIEWER_LINKS).join(','), help: `viewer links (${Object.keys(VIEWER_LINKS).join(', ')})` },
+    'publisher-links': { type: 'string', default: Object.keys(PUBLISHER_LINKS).join(','), help: `publisher links (${Object.keys(PUBLISHER_LINKS).join(', ')})` },
+    'rtmp-kbps': { type: 'string', default: '2500', help: 'rtmp: x264 bitrate' },
+    'log-level': { type: 'string', default: 'warn', help: 'server log level' },
+  },
+  'Usage: node dist/bench/network.js [options]',
+);
+const windowSeconds = intFlag('window', flags.window, 2);
+const warmupSeconds = intFlag('warmup', flags.warmup, 0);
+const pick = <T extends string>(flag: string, raw: string, known: readonly T[]): T[] => {
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !known.includes(n as T));
+  if (unknown.length > 0 || names.length === 0) {
+    console.error(`--${flag}: unknown or empty (${unknown.join(', ')}); known: ${known.join(', ')}`);
+    process.exit(2);
+  }
+  return names as T[];
+};
+const sources = pick('sources', flags.sources, SOURCES);
+const viewerLinks = pick('viewer-links', flags['viewer-links'], Object.keys(VIEWER_LINKS));
+const publisherLinks = pick('publisher-links', flags['publisher-links'], Object.keys(PUBLISHER_LINKS));
+const rtmpSettings: EncoderSettings = { bframes: 0, audio: true, kbps: intFlag('rtmp-kbps', flags['rtmp-kbps'], 100), gop: 30, preset: 'veryfast', tune: 'zerolatency' };
+
+interface CellResult {
+  source: SourceName;
+  publisherLink: string;
+  viewerLink: string;
+  ttffMs?: number;
+  samples?: number;
+  unreadable?: number;
+  p50?: number;
+  p95?: number;
+  /** Frames the page showed with a readable time code, and frames Chromium decoded, per second. */
+  fps?: number;
+  decodedFps?: number;
+  freezes?: number;
+  freezeSeconds?: number;
+  framesDropped?: number;
+  /** Simulcast layer sent to the viewer, sampled every second of the window: layer → samples. */
+  layers?: Record<string, number>;
+  /** The server's estimate of the viewer's link over the window (kbit/s). */
+  estimateKbps?: { min?: number; p50?: number; max?: number };
+  viewerNacks?: number;
+  viewerRtxReceived?: number;
+  viewerPacketsLost?: number;
+  serverRetransmitted?: number;
+  publisherNacks?: number;
+  publisherLost?: number;
+  error?: string;
+}
+
+let server: WhipcastServer | undefined;
+let hosts: EmulatedHost[] = [];
+let browsers: BenchBrowser[] = [];
+let procs: BenchProcesses | undefined;
+let tmp: string | undefined;
+
+async function main(): Promise<void> {
+  const machine = machineInfo();
+  console.log(`network: ${machine.nproc} × ${machine.cpuModel}, node ${machine.node}, kernel ${machine.kernel}`);
+  console.log(`sources ${sources.join(',')} × publisher links ${publisherLinks.join(',')} × viewer links ${viewerLinks.join(',')}; ${warmupSeconds}s warm-up + ${windowSeconds}s window per cell`);
+  const [viewerHost, publisherHost] = (hosts = await Promise.all([EmulatedHost.create(), EmulatedHost.create()])) as [EmulatedHost, EmulatedHost];
+  // HTTP on the viewer link's address (the publisher namespace reaches it through its own link), RTMP on the
+  // publisher link's, media on both.
+  server = await startServer(
+    resolveConfig({
+      http: { host: viewerHost.gatewayAddress, port: 0 },
+      rtmp: { host: publisherHost.gatewayAddress, port: 0 },
+      rtc: { port: await freePortRange(1), workers: 1, listenIps: [{ ip: viewerHost.gatewayAddress }, { ip: publisherHost.gatewayAddress }] },
+      log: { level: flags['log-level'] },
+    }),
+  );
+  const srv = server;
+  const viewerBrowser = await launchChromium({ executablePath: viewerHost.wrapperFor('/usr/bin/chromium') });
+  const publisherBrowser = await launchChromium({ executablePath: publisherHost.wrapperFor('/usr/bin/chromium') });
+  browsers = [viewerBrowser, publisherBrowser];
+  tmp = mkdtempSync(join(tmpdir(), 'whipcast-bench-network-'));
+  procs = new BenchProcesses(tmp);
+  const encoderProgram = publisherHost.wrapperFor('ffmpeg');
+  console.log(`chromium ${viewerBrowser.version}; server ${srv.httpUrl}, viewer ${viewerHost.address}, publisher ${publisherHost.address}`);
+
+  const cells: CellResult[] = [];
+  for (const source of sources) {
+    for (const publisherLink of publisherLinks) {
+      await publisherHost.shapeLink(PUBLISHER_LINKS[publisherLink] ?? {});
+      const stream = `bench/net-${source}-${publisherLink}`;
+      const stop = await startSource(source, stream, srv, publisherBrowser, encoderProgram);
+      try {
+        const room = await waitForLive(srv, stream, undefined, 45_000);
+        if (source === 'whip-simulcast') await waitForLayers(room, 3);
+        for (const viewerLink of viewerLinks) {
+          await viewerHost.shapeLink(VIEWER_LINKS[viewerLink] ?? {});
+          const base = { source, publisherLink, viewerLink };
+          const cell: CellResult = await measureCell(viewerBrowser, srv, room, stream).then((r) => ({ ...base, ...r }), (error: unknown) => ({ ...base, error: (error as Error).message.split('\n')[0] ?? 'error' }));
+          await viewerHost.shapeLink({});
+          cells.push(cell);
+          console.log(`${source} / publisher ${publisherLink} / viewer ${viewerLink}: ${cell.error ?? `p50 ${cell.p50} p95 ${cell.p95} ms, ${cell.fps} fps shown (${cell.decodedFps} decoded), ${cell.freezes} freezes (${cell.freezeSeconds} s), layers ${layerText(cell.layers)}, estimate ${cell.estimateKbps?.p50 ?? '-'} kbit/s`}`);
+        }
+      } finally {
+        await stop();
+        await publisherHost.shapeLink({});
+      }
+    }
+  }
+
+  console.log('\n=== WebRTC delivery on emulated links (viewer in its own namespace; g2g = glass-to-glass, ms) ===');
+  const rows: Cell[][] = cells.map((c) => [
+    c.source, c.publisherLink, c.viewerLink, c.ttffMs, c.p50, c.p95, c.fps, c.decodedFps, c.freezes, c.freezeSeconds, c.framesDropped, layerText(c.layers), c.estimateKbps?.p50,
+    c.viewerNacks, c.viewerRtxReceived, c.serverRetransmitted, c.publisherNacks, c.error,
+  ]);
+  printTable(['source', 'publisher', 'viewer', 'first frame', 'g2g p50', 'g2g p95', 'fps shown', 'fps decoded', 'freezes', 'freeze s', 'dropped', 'layer', 'estimate kbps', 'NACKs', 'RTX rcvd', 'RTX sent', 'pub NACKs', 'error'], rows);
+  const { file, latest } = await writeResults('network', {
+    name: 'network',
+    startedAt: new Date().toISOString(),
+    machine,
+    config: { windowSeconds, warmupSeconds, sources, viewerLinks: Object.fromEntries(viewerLinks.map((l) => [l, VIEWER_LINKS[l]])), publisherLinks: Object.fromEntries(publisherLinks.map((l) => [l, PUBLISHER_LINKS[l]])), rtmp: rtmpSettings, chromium: viewerBrowser.version },
+    cells,
+  });
+  console.log(`\nresults: ${file}\n         ${latest}`);
+}
+
+const layerText = (layers: Record<string, number> | undefined): string =>
+  layers && Object.keys(layers).length > 0 ? Object.entries(layers).sort(([a], [b]) => Number(b) - Number(a)).map(([l, n]) => `${l}×${n}`).join(' ') : '-';
+
+/** Starts a source of `stream` in the publisher namespace; resolves to its stop(). */
+async function startSource(source: SourceName, stream: string, srv: WhipcastServer, publisherBrowser: BenchBrowser, encoderProgram: string): Promise<() => Promise<void>> {
+  if (source === 'rtmp') {
+    if (!procs) throw new Error('no process registry');
+    const p = procs;
+    const generator = p.source();
+    const encoder = p.track(spawnEncoder(generator.fifo, rtmpSettings, `rtmp://${hosts[1]?.gatewayAddress}:${srv.rtmpPort}/${stream}`, encoderProgram));
+    return async () => {
+      await p.stopSource(generator);
+      await p.kill(encoder);
+    };
+  }
+  const publisher = await publisherBrowser.newPage();
+  const query = { source: 'calibrator', codec: source === 'whip-simulcast' ? 'VP8' : 'H264', autostart: '1', stream, ...(source === 'whip-simulcast' ? { simulcast: '1' } : {}) };
+  await publisher.page.goto(`${srv.httpUrl}/publish.html?${new URLSearchParams(query).toString()}`);
+  return async () => {
+    await stopSession(publisher.page);
+    await publisher.close();
+  };
+}
+
+/** Chromium turns its simulcast layers on as its estimate of the publisher link grows. */
+async function waitForLayers(room: Room, layers: number): Promise<void> {
+  const producer = room.producers.find((p) => p.kind === 'video');
+  if (!producer) throw new Error('no video producer');
+  await waitFor(async () => (await producer.getStats()).filter((s) => s.bitrate > 0).length >= layers, `${layers} simulcast layers`, 45_000).catch((error: unknown) => console.warn(`  (${(error as Error).message}; measuring with fewer)`));
+}
+
+/** One viewer on the link as it is shaped now: joins, warms up, measures a window, leaves. */
+async function measureCell(b: BenchBrowser, srv: WhipcastServer, room: Room, stream: string): Promise<Omit<CellResult, 'source' | 'publisherLink' | 'viewerLink'>> {
+  const player = await b.newPage();
+  try {
+    await player.page.goto(`${srv.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '1', report: '0', samples: 'all' }).toString()}`);
+    const ttffMs = await waitForFirstFrame(player.page, 30_000);
+    const viewer = await waitForViewer(srv, stream);
+    await sleep(warmupSeconds * 1000);
+    const videoProducer = room.producers.find((p) => p.kind === 'video');
+    const consumer = viewer.consumers.find((c) => c.kind === 'video');
+    await markReader(player.page);
+    const [quality, retransmitted, publisherCounters] = [await videoReceiveQuality(player.page), await serverRetransmitted(consumer), await publisherIngress(videoProducer)];
+    const started = Date.now();
+    const layers: Record<string, number> = {};
+    const estimates: number[] = [];
+    while (Date.now() - started < windowSeconds * 1000) {
+      await sleep(1000);
+      const link = (await room.viewerLinks()).find((l) => l.id === viewer.id);
+      if (link?.layers) layers[String(link.layers.spatialLayer)] = (layers[String(link.layers.spatialLayer)] ?? 0) + 1;
+      if (link?.availableBitrateBps) estimates.push(link.availableBitrateBps / 1000);
+    }
+    const windowMs = Date.now() - started;
+    const state = await readerState(player.page);
+    const end = await videoReceiveQuality(player.page);
+    const [retransmittedEnd, publisherEnd] = [await serverRetransmitted(consumer), await publisherIngress(videoProducer)];
+    await stopSession(player.page);
+    const g2g = summarize(state.samples, 1);
+    const estimate = summarize(estimates, 0);
+    return {
+      ttffMs: round(ttffMs, 0),
+      samples: state.samples.length,
+      unreadable: state.unreadable,
+      ...(g2g.p50 !== undefined ? { p50: g2g.p50 } : {}),
+      ...(g2g.p95 !== undefined ? { p95: g2g.p95 } : {}),
+      fps: round(state.shown / (windowMs / 1000), 1),
+      ...qualityDelta(quality, end, windowMs),
+      layers,
+      ...(estimates.length > 0 ? { estimateKbps: { min: estimate.min, p50: estimate.p50, max: estimate.max } } : {}),
+      serverRetransmitted: retransmittedEnd - retransmitted,
+      publisherNacks: publisherEnd.nacks - publisherCounters.nacks,
+      publisherLost: publisherEnd.lost - publisherCounters.lost,
+    };
+  } finally {
+    await player.close();
+  }
+}
+
+function qualityDelta(a: VideoReceiveQuality, b: VideoReceiveQuality, windowMs: number): Pick<CellResult, 'decodedFps' | 'freezes' | 'freezeSeconds' | 'framesDropped' | 'viewerNacks' | 'viewerRtxReceived' | 'viewerPacketsLost'> {
+  return {
+    decodedFps: round((b.framesDecoded - a.framesDecoded) / (windowMs / 1000), 1),
+    freezes: b.freezeCount - a.freezeCount,
+    freezeSeconds: round(b.totalFreezesDuration - a.totalFreezesDuration, 2),
+    framesDropped: b.framesDropped - a.framesDropped,
+    viewerNacks: b.nackCount - a.nackCount,
+    viewerRtxReceived: b.retransmittedPacketsReceived - a.retransmittedPacketsReceived,
+    viewerPacketsLost: b.packetsLost - a.packetsLost,
+  };
+}
+
+async function waitForViewer(srv: WhipcastServer, stream: string): Promise<WebRtcViewer> {
+  let viewer: WebRtcViewer | undefined;
+  await waitFor(() => {
+    const peer = srv.sessions.list().find((s) => s.kind === 'whep' && `${s.app}/${s.stream}` === stream)?.peer;
+    viewer = peer instanceof WebRtcViewer ? peer : undefined;
+    return viewer !== undefined;
+  }, `a WHEP viewer of ${stream}`, 10_000);
+  if (!viewer) throw new Error(`no WHEP viewer of ${stream}`);
+  return viewer;
+}
+
+type StatsSource = { getStats(): Promise<{ type: string; packetsRetransmitted?: number; nackCount?: number; packetsLost?: number }[]> } | undefined;
+
+/** RTX the server sent the viewer (a simulcast consumer's stats also list the producer layer it forwards). */
+async function serverRetransmitted(consumer: StatsSource): Promise<number> {
+  return ((await consumer?.getStats()) ?? []).filter((s) => s.type === 'outbound-rtp').reduce((sum, s) => sum + (s.packetsRetransmitted ?? 0), 0);
+}
+
+/** NACKs the server sent the publisher and packets it lost (summed over simulcast layers). */
+async function publisherIngress(producer: StatsSource): Promise<{ nacks: number; lost: number }> {
+  const stats = (await producer?.getStats()) ?? [];
+  return { nacks: stats.reduce((sum, s) => sum + (s.nackCount ?? 0), 0), lost: stats.reduce((sum, s) => sum + (s.packetsLost ?? 0), 0) };
+}
+
+async function cleanup(): Promise<void> {
+  await procs?.closeAll().catch(() => undefined);
+  for (const b of browsers) await b.close().catch(() => undefined);
+  if (server) await closeServer(server).catch(() => undefined);
+  for (const h of hosts) await h.close().catch(() => undefined);
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+}
+
+process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)));
+process.once('SIGTERM', () => void cleanup().finally(() => process.exit(143)));
+
+runBench('network', main, cleanup);

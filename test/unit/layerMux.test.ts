@@ -1,0 +1,75 @@
+// The WebRTC ladder's UDP mux (src/media/ffmpeg/LayerMux.ts) on real loopback sockets: a sink stands in for the
+// SFU's PlainTransport, which takes a track's RTP and RTCP from one fixed address only.
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { once } from 'node:events';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LayerMux } from '../../src/media/ffmpeg/LayerMux.js';
+import { freeUdpPortPair } from '../../src/media/ffmpeg/udpPorts.js';
+
+const logger = pino({ level: 'silent' });
+const sockets: Socket[] = [];
+const muxes: LayerMux[] = [];
+afterEach(() => {
+  for (const socket of sockets.splice(0)) socket.close();
+  for (const mux of muxes.splice(0)) mux.close();
+});
+
+async function socket(): Promise<Socket> {
+  const s = createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  sockets.push(s);
+  return s;
+}
+
+/** Resolves with the first `n` datagrams a socket receives, and where each came from. */
+function received(s: Socket, n: number): Promise<{ data: Buffer; from: RemoteInfo }[]> {
+  const got: { data: Buffer; from: RemoteInfo }[] = [];
+  return new Promise((resolve) => {
+    s.on('message', (data: Buffer, from: RemoteInfo) => {
+      got.push({ data, from });
+      if (got.length === n) resolve(got);
+    });
+  });
+}
+
+describe('LayerMux', () => {
+  it("forwards every layer's RTP and RTCP unchanged, from the track's fixed local ports", async () => {
+    const [rtp, rtcp, sender] = [await socket(), await socket(), await socket()];
+    const localPort = await freeUdpPortPair();
+    const mux = new LayerMux({ ip: '127.0.0.1', port: rtp.address().port, rtcpPort: rtcp.address().port, localPort }, 3, logger);
+    muxes.push(mux);
+    await mux.ready;
+    const rtpIn = received(rtp, 3);
+    const rtcpIn = received(rtcp, 3);
+    for (let layer = 0; layer < 3; layer++) {
+      sender.send(Buffer.from(`rtp of layer ${layer}`), mux.input(layer).port, '127.0.0.1');
+      sender.send(Buffer.from(`rtcp of layer ${layer}`), mux.input(layer).rtcpPort, '127.0.0.1');
+    }
+    const [rtpGot, rtcpGot] = await Promise.all([rtpIn, rtcpIn]);
+    expect(rtpGot.map((p) => p.data.toString()).sort()).toEqual(['rtp of layer 0', 'rtp of layer 1', 'rtp of layer 2']);
+    expect(rtcpGot.map((p) => p.data.toString()).sort()).toEqual(['rtcp of layer 0', 'rtcp of layer 1', 'rtcp of layer 2']);
+    expect(rtpGot.every((p) => p.from.port === localPort)).toBe(true);
+    expect(rtcpGot.every((p) => p.from.port === localPort + 1)).toBe(true);
+    expect(() => mux.input(3)).toThrow('no layer 3');
+  });
+
+  it('close() frees the fixed ports (idempotently)', async () => {
+    const localPort = await freeUdpPortPair();
+    const mux = new LayerMux({ ip: '127.0.0.1', port: 9, rtcpPort: 9, localPort }, 2, logger);
+    await mux.ready;
+    mux.close();
+    mux.close();
+    const rebound = createSocket('udp4');
+    // the close is done on the next turns of the loop: bind until it succeeds
+    await new Promise<void>((resolve) => {
+      const attempt = (): void => {
+        rebound.once('error', () => setImmediate(attempt));
+        rebound.bind(localPort, '127.0.0.1', () => resolve());
+      };
+      attempt();
+    });
+    rebound.close();
+  });
+});
