@@ -2,7 +2,7 @@
 // moments that make up a time to first frame (POST sent, answer, DTLS connected, first video RTP, first IDR frame).
 import { performance } from 'node:perf_hooks';
 import { RTCPeerConnection, RTCRtpCodecParameters, useAbsSendTime, useSdesMid } from 'werift';
-import { negotiate } from '../../test/helpers/werift.js';
+import { LOOPBACK_ONLY, negotiate } from '../../test/helpers/werift.js';
 import { RtpFrames, type AccessUnit } from './rtmp-h264.js';
 import { hangUp } from './webrtc.js';
 
@@ -51,6 +51,7 @@ export async function viewRtmp(url: string, onFrame: (unit: AccessUnit, at: numb
     headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime()] },
     iceServers: [],
     iceAdditionalHostAddresses: ['127.0.0.1'],
+    ...LOOPBACK_ONLY,
   });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.addTransceiver('video', { direction: 'recvonly' });

@@ -12,7 +12,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from 'werift';
-import { bound, negotiate, port, type HttpSession } from '../../test/helpers/werift.js';
+import { LOOPBACK_ONLY, negotiate, rtpReceiver, rtpUrl, type HttpSession } from '../../test/helpers/werift.js';
 import { isH264KeyFrameStart, SequenceTracker } from './rtp.js';
 import { divertRtp, ssrcsByKind, stopDiverting } from './udp.js';
 
@@ -49,6 +49,7 @@ export function peer(video: RTCRtpCodecParameters[], audio: RTCRtpCodecParameter
     headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime(), ...(feedback.twcc ? [useTransportWideCC()] : [])] },
     iceServers: [],
     iceAdditionalHostAddresses: ['127.0.0.1'],
+    ...LOOPBACK_ONLY,
   });
 }
 
@@ -96,8 +97,8 @@ export async function publishFfmpeg(url: string, encoder: EncoderOptions = DEFAU
   const session = await negotiate(pc, url);
   const connected = pc.connectionState === 'connected' ? Promise.resolve() : pc.connectionStateChange.watch((s) => s === 'connected').then(() => undefined);
 
-  const videoSocket = await bound((packet) => videoTrack.writeRtp(packet));
-  const audioSocket = audioTrack ? await bound((packet) => audioTrack.writeRtp(packet)) : undefined;
+  const videoSocket = await rtpReceiver((packet) => videoTrack.writeRtp(packet));
+  const audioSocket = audioTrack ? await rtpReceiver((packet) => audioTrack.writeRtp(packet)) : undefined;
   const { width, height, fps, kbps, gop, preset } = encoder;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
@@ -106,8 +107,8 @@ export async function publishFfmpeg(url: string, encoder: EncoderOptions = DEFAU
     '-map', '0:v', '-c:v', 'libx264', '-profile:v', 'baseline', '-preset', preset, '-tune', 'zerolatency', '-pix_fmt', 'yuv420p', '-bf', '0',
     '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${Math.round(kbps / 2)}k`,
     '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
-    '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port(videoSocket)}?pkt_size=1200`,
-    ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`] : []),
+    '-f', 'rtp', '-payload_type', '96', rtpUrl(videoSocket),
+    ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', rtpUrl(audioSocket)] : []),
   ];
   const ffmpeg: ChildProcess = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
   let closed = false;

@@ -4,7 +4,7 @@
 // would. The encoder ignores PLI: key frames come every `gop` frames.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { MediaStreamTrack } from 'werift';
-import { bound, negotiate, port } from '../../test/helpers/werift.js';
+import { negotiate, rtpReceiver, rtpUrl } from '../../test/helpers/werift.js';
 import { rawInputArgs, x264Args, type EncoderSettings } from './rtmp-generator.js';
 import { h264, hangUp, opus, peer } from './webrtc.js';
 
@@ -29,16 +29,16 @@ export async function publishTimeCode(url: string, fifo: string, settings: Encod
   if (audioTrack) pc.addTransceiver(audioTrack, { direction: 'sendonly' });
   const session = await negotiate(pc, url);
   const connected = pc.connectionState === 'connected' ? Promise.resolve() : pc.connectionStateChange.watch((s) => s === 'connected').then(() => undefined);
-  const videoSocket = await bound((packet) => videoTrack.writeRtp(packet));
-  const audioSocket = audioTrack ? await bound((packet) => audioTrack.writeRtp(packet)) : undefined;
+  const videoSocket = await rtpReceiver((packet) => videoTrack.writeRtp(packet));
+  const audioSocket = audioTrack ? await rtpReceiver((packet) => audioTrack.writeRtp(packet)) : undefined;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     ...rawInputArgs(fifo),
     ...(audioSocket ? ['-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
     '-map', '0:v', ...x264Args(settings),
-    '-f', 'rtp', '-payload_type', '102', '-ssrc', String(VIDEO_SSRC), `rtp://127.0.0.1:${port(videoSocket)}?pkt_size=1200`,
+    '-f', 'rtp', '-payload_type', '102', '-ssrc', String(VIDEO_SSRC), rtpUrl(videoSocket),
     ...(audioSocket
-      ? ['-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', '-ssrc', String(AUDIO_SSRC), `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`]
+      ? ['-map', '1:a', '-c:a', 'libopus', '-b:a', '64k', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', '-ssrc', String(AUDIO_SSRC), rtpUrl(audioSocket)]
       : []),
   ];
   const encoder = track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));

@@ -34,12 +34,22 @@ const videoCodec = (codec: VideoCodec, payloadType?: number): RTCRtpCodecParamet
 const opus = (payloadType = 111): RTCRtpCodecParameters =>
   new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48000, channels: 2, payloadType, parameters: 'minptime=10;useinbandfec=1' });
 
+/**
+ * werift gathers every interface's address as well as loopback's; checks from those would reach the server with a
+ * non-loopback source, and the server would answer to it. Only loopback pairs are checked.
+ */
+export const LOOPBACK_ONLY = {
+  iceUseIpv6: false,
+  iceFilterCandidatePair: (pair: { localCandidate: { host: string } }) => pair.localCandidate.host === '127.0.0.1',
+} as const;
+
 function peer(video: RTCRtpCodecParameters[], audio = opus()): RTCPeerConnection {
   return new RTCPeerConnection({
     codecs: { audio: [audio], video },
     headerExtensions: { audio: [useSdesMid()], video: [useSdesMid(), useAbsSendTime(), useTransportWideCC()] },
     iceServers: [],
     iceAdditionalHostAddresses: ['127.0.0.1'],
+    ...LOOPBACK_ONLY,
   });
 }
 
@@ -66,8 +76,44 @@ export interface PublishOptions {
   gop?: number;
 }
 
-/** Publishes a synthetic test pattern (and a tone) over WHIP: ffmpeg encodes it to RTP, werift sends it on. */
+/**
+ * Publishes a synthetic test pattern (and a tone) over WHIP: ffmpeg encodes it to RTP, werift sends it on.
+ * Resolves once the connection is up.
+ *
+ * werift's DTLS, as the server of the handshake (our answers make it that), now and then never completes on a loaded
+ * machine: about once per full run, ICE up and then silence until the server drops the session. Such a publisher
+ * is hung up (DELETE) and made again, once, with a warning in the test's output.
+ */
 export async function publish(url: string, options: PublishOptions = {}): Promise<Publisher> {
+  const first = await startPublisher(url, options);
+  const state = await connectedWithin(first.pc, CONNECT_MS);
+  if (state === 'connected') return first;
+  console.warn(`werift publisher to ${url}: ${state} after ${CONNECT_MS} ms (ICE ${first.pc.iceConnectionState}); hung up and made again`);
+  await first.close();
+  await first.session.delete().catch(() => undefined); // the server may have dropped it already
+  const second = await startPublisher(url, options);
+  await second.connected;
+  return second;
+}
+
+/** Far longer than werift takes on a busy machine (~120 ms idle, seconds at worst). */
+const CONNECT_MS = 10_000;
+
+async function connectedWithin(pc: RTCPeerConnection, timeoutMs: number): Promise<string> {
+  if (pc.connectionState === 'connected') return 'connected';
+  let timer: NodeJS.Timeout | undefined;
+  const ended = pc.connectionStateChange.watch((s) => s === 'connected' || s === 'failed' || s === 'closed');
+  const timedOut = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve(pc.connectionState), timeoutMs);
+  });
+  try {
+    return await Promise.race([ended.then(() => pc.connectionState as string), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function startPublisher(url: string, options: PublishOptions): Promise<Publisher> {
   const video = options.video ?? 'H264';
   const pc = peer([videoCodec(video)]);
   const videoTrack = new MediaStreamTrack({ kind: 'video' });
@@ -142,8 +188,8 @@ class RtpFeed {
   ) {}
 
   static async start(video: VideoCodec, gop: number, sink: (kind: 'audio' | 'video', packet: Buffer) => void, withAudio: boolean): Promise<RtpFeed> {
-    const videoSocket = await bound((packet) => sink('video', packet));
-    const audioSocket = withAudio ? await bound((packet) => sink('audio', packet)) : undefined;
+    const videoSocket = await rtpReceiver((packet) => sink('video', packet));
+    const audioSocket = withAudio ? await rtpReceiver((packet) => sink('audio', packet)) : undefined;
     const encoder = video === 'H264'
       ? ['-c:v', 'libx264', '-profile:v', 'baseline', '-tune', 'zerolatency', '-preset', 'ultrafast', '-bf', '0', '-pix_fmt', 'yuv420p']
       : ['-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '500k'];
@@ -152,8 +198,8 @@ class RtpFeed {
       ...TEST_MEDIA_LIMIT,
       '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=30',
       ...(audioSocket ? [...TEST_MEDIA_LIMIT, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000'] : []),
-      '-map', '0:v', ...encoder, '-g', String(gop), '-f', 'rtp', '-payload_type', '96', `rtp://127.0.0.1:${port(videoSocket)}?pkt_size=1200`,
-      ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', `rtp://127.0.0.1:${port(audioSocket)}?pkt_size=1200`] : []),
+      '-map', '0:v', ...encoder, '-g', String(gop), '-f', 'rtp', '-payload_type', '96', rtpUrl(videoSocket),
+      ...(audioSocket ? ['-map', '1:a', '-c:a', 'libopus', '-ar', '48000', '-ac', '2', '-f', 'rtp', '-payload_type', '111', rtpUrl(audioSocket)] : []),
     ];
     const ffmpeg = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     runningFeeds.add(ffmpeg);
@@ -165,6 +211,21 @@ class RtpFeed {
     this.ffmpeg.kill('SIGKILL');
     for (const s of this.sockets) s.close();
   }
+}
+
+/**
+ * ffmpeg's RTP muxer sends its sender reports to the RTP port + 1 unless told otherwise: a port some other test's
+ * socket may hold. They come to the RTP socket instead, and are dropped there.
+ */
+export const rtpUrl = (socket: Socket) => `rtp://127.0.0.1:${port(socket)}?pkt_size=1200&rtcpport=${port(socket)}`;
+/** RTCP packet types 200–207 share the second byte's range with no RTP payload type used here. */
+const isRtcp = (packet: Buffer) => packet.length > 1 && packet[1]! >= 200 && packet[1]! <= 207;
+
+/** A loopback UDP socket for ffmpeg's RTP output (see rtpUrl): hands on its RTP packets, drops its RTCP. */
+export function rtpReceiver(onRtp: (packet: Buffer) => void): Promise<Socket> {
+  return bound((packet) => {
+    if (!isRtcp(packet)) onRtp(packet);
+  });
 }
 
 /** A UDP socket on a free loopback port, handing every datagram to `onPacket`. */

@@ -3,7 +3,6 @@
 // decoded by ffprobe) and over HLS (ffprobe); the triggers (always, on demand, idle stop); signed URLs and
 // recording of a rendition; the refusals (upscaling, frame rate, the rendition limit) and FFmpeg crashes.
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,6 +93,20 @@ async function streams(on = server): Promise<{ app: string; stream: string; prot
   return ((await (await fetch(`${on.httpUrl}/api/streams`)).json()) as { streams: Awaited<ReturnType<typeof streams>> }).streams;
 }
 
+type RenditionStop = { stream: string; templateId: string; reason: string };
+
+/** The stop of one rendition: a rendition of an earlier test may still be stopping when this one starts. */
+function renditionStopped(stream: string): Promise<RenditionStop> {
+  return new Promise((resolve) => {
+    const onStopped = (stop: RenditionStop) => {
+      if (stop.stream !== stream) return;
+      server.transcoder.off('stopped', onStopped);
+      resolve(stop);
+    };
+    server.transcoder.on('stopped', onStopped);
+  });
+}
+
 const renditionFfmpegs = (fragment: string) => childProcesses('ffmpeg', '-filter_complex', fragment);
 
 describe('on demand over WHEP', () => {
@@ -123,10 +136,9 @@ describe('on demand over WHEP', () => {
     expect(metrics).toMatch(/whipcast_ffmpeg_processes\{role="transcode"\} 2/);
 
     // The last viewer leaves: idleSeconds (2) later the rendition stops, its FFmpeg with it.
-    const stopped = once(server.transcoder, 'stopped') as Promise<[{ stream: string; reason: string }]>;
+    const stopped = renditionStopped('cam_ld');
     await ld.close();
-    const [{ stream, reason }] = await stopped;
-    expect([stream, reason]).toEqual(['cam_ld', 'no viewer for 2 s']);
+    expect((await stopped).reason).toBe('no viewer for 2 s');
     expect(server.registry.get('tc', 'cam_ld')).toBeUndefined();
     await waitUntil(() => renditionFfmpegs('scale=320:180').length === 0, 'ld FFmpeg gone');
     expect(server.registry.get('tc', 'cam_sd')).toBeDefined();
@@ -178,9 +190,9 @@ describe('always, and the standard-latency side', () => {
     const replaced = await fetch(`${server.httpUrl}/api/transcode-templates/mob`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ app: 'always', trigger: 'always', video: { height: 240, bitrateKbps: 300 } }) });
     expect(replaced.status).toBe(200);
     expect(server.transcoder.list().find((r) => r.stream === 'cam_mob')?.bitrateKbps).toBe(400);
-    const thumbStopped = once(server.transcoder, 'stopped') as Promise<[{ stream: string; reason: string }]>;
+    const thumbStopped = renditionStopped('cam_thumb');
     expect((await fetch(`${server.httpUrl}/api/transcode-templates/thumb`, { method: 'DELETE' })).status).toBe(204);
-    expect((await thumbStopped)[0]).toEqual({ stream: 'cam_thumb', templateId: 'thumb', reason: 'template thumb deleted' });
+    expect(await thumbStopped).toEqual({ stream: 'cam_thumb', templateId: 'thumb', reason: 'template thumb deleted' });
     await waitUntil(() => server.registry.get('always', 'cam_thumb') === undefined, 'thumb offline');
     const before = viewer.packets.video.length;
     await waitUntil(() => viewer.packets.video.length > before + 100, 'mob media after the rebuild');
