@@ -167,7 +167,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     };
     await http.register(controlApi, { sfu, registry, relays, extras, adminToken: config.auth.adminToken, isReady: () => ready, sessions, domains, rtmpPort: () => rtmpPort ?? config.rtmp.port, denials, recording, transcoder });
     await http.register(events, { registry, extras, adminToken: config.auth.adminToken, denials, onReport: metrics.viewerReport }); // dashboard feed, viewer reports
-    if (config.standard.enabled) await http.register(live, { registry, hls });
+    if (config.standard.enabled) await http.register(live, { registry, hls, ladder: transcoder, domains });
     await http.register(metricsRoute, { metrics });
     await http.register(time); // public server clock (web-demo/clock.js)
     await http.register(fastifyStatic, { root: webDemoRoot(), prefix: '/' });

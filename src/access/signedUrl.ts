@@ -45,3 +45,13 @@ function md5(text: string): string {
 function md5Raw(text: string): Buffer {
   return createHash('md5').update(text).digest();
 }
+
+/**
+ * The auth_key of another path with the same timestamp, rand and uid (so the same expiry) as `authKey`, which has
+ * been verified: how a multivariant playlist signs the playlists of its variants. undefined for a malformed key.
+ */
+export function resignAuthKey(authKey: string, path: string, key: string): string | undefined {
+  const match = /^(\d{1,12})-(.+)-(.+)-[0-9a-fA-F]{32}$/.exec(authKey);
+  if (!match?.[1] || match[2] === undefined || match[3] === undefined) return undefined;
+  return signAuthKey(path, key, Number(match[1]), match[2], match[3]);
+}

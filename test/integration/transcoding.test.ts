@@ -107,7 +107,7 @@ function renditionStopped(stream: string): Promise<RenditionStop> {
   });
 }
 
-const renditionFfmpegs = (fragment: string) => childProcesses('ffmpeg', '-filter_complex', fragment);
+const renditionFfmpegs = (...fragments: string[]) => childProcesses('ffmpeg', '-filter_complex', ...fragments);
 
 describe('on demand over WHEP', () => {
   it('starts each rendition at its request, with its size, frame rate, bitrate and GOP; stops it after the idle time', async () => {
@@ -179,7 +179,7 @@ describe('always, and the standard-latency side', () => {
     const encoder = await source('always', 'cam');
     await waitUntil(() => server.registry.get('always', 'cam_mob') !== undefined && server.registry.get('always', 'cam_thumb') !== undefined, 'always renditions live');
     // One decode of the source, split into both.
-    await waitUntil(() => renditionFfmpegs('split=2[s0][s1];[s0]scale=426:240').length === 1, 'one FFmpeg for both');
+    await waitUntil(() => renditionFfmpegs('split=2[s0][s1];[s0]', 'scale=426:240').length === 1, 'one FFmpeg for both');
     const status = server.transcoder.list().find((r) => r.stream === 'cam_mob');
     expect(status).toMatchObject({ trigger: 'always', width: 426, height: 240 });
     expect(status?.sharedWith.sort()).toEqual(['cam_mob', 'cam_thumb']);
@@ -196,7 +196,7 @@ describe('always, and the standard-latency side', () => {
     await waitUntil(() => server.registry.get('always', 'cam_thumb') === undefined, 'thumb offline');
     const before = viewer.packets.video.length;
     await waitUntil(() => viewer.packets.video.length > before + 100, 'mob media after the rebuild');
-    await waitUntil(() => renditionFfmpegs('split=1[s0];[s0]scale=426:240').length === 1, 'the FFmpeg rebuilt for mob alone');
+    await waitUntil(() => renditionFfmpegs('split=1[s0];[s0]', 'scale=426:240').length === 1, 'the FFmpeg rebuilt for mob alone');
 
     encoder.kill('SIGKILL');
     await waitUntil(() => server.registry.get('always', 'cam_mob') === undefined, 'rendition offline with its source');

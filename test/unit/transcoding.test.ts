@@ -118,13 +118,17 @@ describe('rendition names and FFmpeg arguments', () => {
     expect(parseRenditionName('cam_')).toBeUndefined();
   });
 
-  it('decodes once and splits into every rendition; no B-frames and a fixed GOP in each', () => {
+  it('decodes once and splits into every rendition; frames dropped by selection; no B-frames, key frames at the source\'s and at least every GOP', () => {
     const ld = plan({ height: 180, fps: 15, gopSeconds: 2 });
     const sd = plan({ width: 480 });
-    expect(filterGraph([ld, sd], true)).toBe('[0:v:0]split=2[s0][s1];[s0]scale=320:180,fps=15,format=yuv420p[v0];[s1]scale=480:270,fps=30/1,format=yuv420p[v1];[0:a:0]aresample=48000,asplit=2[a0][a1]');
+    expect(ld.dropToFps).toBe(15);
+    expect(sd.dropToFps).toBeUndefined();
+    expect(filterGraph([ld, sd], true)).toBe(
+      "[0:v:0]split=2[s0][s1];[s0]select='key+isnan(prev_selected_t)+gt(floor(t*15)\\,floor(prev_selected_t*15))',scale=320:180,format=yuv420p[v0];[s1]scale=480:270,format=yuv420p[v1];[0:a:0]aresample=48000,asplit=2[a0][a1]",
+    );
     const target = { ip: '127.0.0.1', port: 5000, rtcpPort: 5001, localPort: 6000, payloadType: 102, ssrc: 1234 };
     const [video, audio] = renditionOutputs({ plan: ld, video: target, audio: { ...target, payloadType: 111 } }, 0);
-    expect(video?.options.join(' ')).toContain('-map [v0] -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline -level:v 3.1 -bf 0 -g 30 -keyint_min 30 -sc_threshold 0 -b:v 500k');
+    expect(video?.options.join(' ')).toContain('-map [v0] -c:v libx264 -preset veryfast -tune zerolatency -profile:v baseline -level:v 3.1 -bf 0 -force_key_frames source -g 30 -keyint_min 30 -sc_threshold 0 -fps_mode passthrough -b:v 500k');
     expect(video?.url).toBe('rtp://127.0.0.1:5000?rtcpport=5001&localrtpport=6000&localrtcpport=6001&pkt_size=1200');
     expect(audio?.options.join(' ')).toContain('-map [a0] -c:a libopus -b:a 64k');
   });

@@ -195,6 +195,24 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     return plans.sort((a, b) => a.bitrateKbps - b.bitrateKbps);
   }
 
+  /**
+   * What an HLS multivariant playlist of a source lists besides the source: the renditions of the templates that
+   * apply to it and fit it (on-demand ones start when a player asks for their playlist), with the source's video as
+   * probed (undefined when it has none or cannot be read: then no rendition either).
+   */
+  async hlsLadder(source: LiveStream): Promise<{ video: SourceVideo | undefined; renditions: RenditionPlan[] }> {
+    if (source.rendition || this.closed) return { video: undefined, renditions: [] };
+    const video = await this.probe(source.feed, streamPath(source)).catch(() => undefined);
+    if (!video) return { video, renditions: [] };
+    const renditions = this.listTemplates()
+      .filter((template) => this.applies(template, source))
+      .flatMap((template) => {
+        const planned = planRendition(template, video);
+        return 'plan' in planned ? [planned.plan] : [];
+      });
+    return { video, renditions };
+  }
+
   /** The registry's startOnDemand: starts {app}/{stream}_{id} if its source is live and the template applies to it. */
   startOnDemand(address: StreamAddress): Promise<void> {
     const name = parseRenditionName(address.stream);

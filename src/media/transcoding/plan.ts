@@ -10,6 +10,8 @@ export interface SourceVideo {
   height: number;
   /** Frames per second, as a rational FFmpeg takes ("30/1", "30000/1001"); undefined when the source does not say. */
   rate: string | undefined;
+  /** Its codec as RFC 6381 names it ("avc1.64001f"), when it is H264 of a known profile. */
+  codec?: string | undefined;
 }
 
 export interface RenditionPlan {
@@ -19,7 +21,9 @@ export interface RenditionPlan {
   /** The output frame rate, as a rational for FFmpeg's fps filter, and its value. */
   rate: string;
   fps: number;
-  /** Frames from one key frame to the next. */
+  /** Set when the rendition keeps fewer frames than the source has: the frames per second it keeps (see filterGraph). */
+  dropToFps: number | undefined;
+  /** Frames from one key frame to the next, at most (a source key frame makes one too, see renditionOutputs). */
   gopFrames: number;
   gopSeconds: number;
   bitrateKbps: number;
@@ -69,7 +73,8 @@ export function planRendition(template: TranscodeTemplate, source: SourceVideo):
   }
   const { width, height } = outputSize(video.width, video.height, source);
   // The source's own rate when the template asks for it or more (never more frames than the source has).
-  const rate = video.fps !== undefined && (sourceFps === undefined || video.fps < sourceFps) ? String(video.fps) : (source.rate ?? FALLBACK_RATE);
+  const drops = video.fps !== undefined && (sourceFps === undefined || video.fps < sourceFps);
+  const rate = drops ? String(video.fps) : (source.rate ?? FALLBACK_RATE);
   const fps = rateValue(rate);
   const level = h264Level(width, height, fps, video.bitrateKbps);
   return {
@@ -79,6 +84,7 @@ export function planRendition(template: TranscodeTemplate, source: SourceVideo):
       height,
       rate,
       fps,
+      dropToFps: drops ? fps : undefined,
       gopFrames: Math.max(1, Math.round(fps * video.gopSeconds)),
       gopSeconds: video.gopSeconds,
       bitrateKbps: video.bitrateKbps,
@@ -149,14 +155,23 @@ export interface RenditionOutput {
 }
 
 /**
- * The filter graph of one process: the source's video decoded once and split into one scaled, rate-converted branch
- * per rendition ([v0], [v1], …), its audio resampled once and split likewise ([a0], [a1], …).
+ * The filter graph of one process: the source's video decoded once and split into one branch per rendition
+ * ([v0], [v1], …), its audio resampled once and split likewise ([a0], [a1], …).
+ *
+ * A branch that drops frames keeps the first frame of each 1/fps slot, and every source key frame, with its own
+ * timestamp (the fps filter would make new frames, without the key-frame mark the encoder needs: see renditionOutputs).
  */
 export function filterGraph(plans: readonly RenditionPlan[], audio: boolean): string {
   const branches = (prefix: string) => plans.map((_, i) => `[${prefix}${i}]`).join('');
-  const graph = [`[0:v:0]split=${plans.length}${branches('s')}`, ...plans.map((p, i) => `[s${i}]scale=${p.width}:${p.height},fps=${p.rate},format=yuv420p[v${i}]`)];
+  const graph = [`[0:v:0]split=${plans.length}${branches('s')}`, ...plans.map((p, i) => `[s${i}]${[...dropFrames(p), `scale=${p.width}:${p.height}`, 'format=yuv420p'].join(',')}[v${i}]`)];
   if (audio) graph.push(`[0:a:0]aresample=48000,asplit=${plans.length}${branches('a')}`);
   return graph.join(';');
+}
+
+function dropFrames(plan: RenditionPlan): string[] {
+  const fps = plan.dropToFps;
+  if (fps === undefined) return [];
+  return [`select='key+isnan(prev_selected_t)+gt(floor(t*${fps})\\,floor(prev_selected_t*${fps}))'`];
 }
 
 /** The FFmpeg outputs of rendition `index` of a process: H264 (no B-frames, a key frame every GOP) and Opus, as RTP. */
@@ -168,8 +183,10 @@ export function renditionOutputs(output: RenditionOutput, index: number): { url:
       url: rtpUrl(video),
       options: [
         '-map', `[v${index}]`, '-c:v', 'libx264', '-preset', plan.preset, '-tune', plan.tune, '-profile:v', plan.profile, '-level:v', plan.level, '-bf', '0',
-        // A fixed GOP, no scene-cut key frames: players and segmenters can count on it; FFmpeg cannot take key-frame requests.
-        '-g', String(plan.gopFrames), '-keyint_min', String(plan.gopFrames), '-sc_threshold', '0',
+        // Key frames where the source has them (so a player switching between the source and its renditions, HLS
+        // variants or WebRTC layers, finds a key frame at the same moment in each), and at least every GOP; none at
+        // scene cuts. FFmpeg cannot take key-frame requests.
+        '-force_key_frames', 'source', '-g', String(plan.gopFrames), '-keyint_min', String(plan.gopFrames), '-sc_threshold', '0', '-fps_mode', 'passthrough',
         '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
         '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc),
       ],

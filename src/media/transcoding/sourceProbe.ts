@@ -18,6 +18,9 @@ const ProbeAnswer = Type.Object({
       height: Type.Optional(Type.Integer({ minimum: 1 })),
       r_frame_rate: Type.Optional(Type.String()),
       avg_frame_rate: Type.Optional(Type.String()),
+      codec_name: Type.Optional(Type.String()),
+      profile: Type.Optional(Type.String()),
+      level: Type.Optional(Type.Integer()),
     }),
   ),
 });
@@ -27,7 +30,7 @@ const PLAUSIBLE_RATE = /^(\d+)\/(\d+)$/;
 /** The stream's video (undefined when it has none), or a refusal saying why it could not be read in time. */
 export function probeSourceVideo(feed: FlvSource, name: string, timeoutMs: number): Promise<SourceVideo | undefined> {
   return new Promise((resolve, reject) => {
-    const probe = spawn('ffprobe', ['-v', 'error', '-f', 'flv', '-show_entries', 'stream=codec_type,width,height,r_frame_rate,avg_frame_rate', '-of', 'json', '-i', 'pipe:0'], {
+    const probe = spawn('ffprobe', ['-v', 'error', '-f', 'flv', '-show_entries', 'stream=codec_type,codec_name,profile,level,width,height,r_frame_rate,avg_frame_rate', '-of', 'json', '-i', 'pipe:0'], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     // ffprobe stops reading as soon as it knows the streams: what is still being written then goes nowhere.
@@ -58,7 +61,12 @@ export function probeSourceVideo(feed: FlvSource, name: string, timeoutMs: numbe
       }
       const video = answer.streams.find((s) => s.codec_type === 'video');
       if (!video?.width || !video.height) return resolve(undefined);
-      resolve({ width: video.width, height: video.height, rate: [video.r_frame_rate, video.avg_frame_rate].find((r) => r !== undefined && plausibleRate(r)) });
+      resolve({
+        width: video.width,
+        height: video.height,
+        rate: [video.r_frame_rate, video.avg_frame_rate].find((r) => r !== undefined && plausibleRate(r)),
+        codec: video.codec_name === 'h264' ? avc1Codec(video.profile, video.level) : undefined,
+      });
     });
   });
 }
@@ -69,4 +77,14 @@ function plausibleRate(rate: string): boolean {
   if (!match) return false;
   const fps = Number(match[1]) / Number(match[2]);
   return fps >= 1 && fps <= 240;
+}
+
+/** profile_idc and constraint flags, by ffprobe's profile name. */
+const AVC_PROFILES: Record<string, string> = { 'Constrained Baseline': '42e0', Baseline: '4200', Main: '4d40', High: '6400' };
+
+/** The RFC 6381 name of an H264 stream (avc1.PPCCLL), as HLS's CODECS attribute takes it. */
+function avc1Codec(profile: string | undefined, level: number | undefined): string | undefined {
+  const profileIdc = profile === undefined ? undefined : AVC_PROFILES[profile];
+  if (profileIdc === undefined || level === undefined || level <= 0 || level > 255) return undefined;
+  return `avc1.${profileIdc}${level.toString(16).padStart(2, '0')}`;
 }
