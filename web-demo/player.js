@@ -12,6 +12,7 @@ if (params.get('stream')) $('stream').value = params.get('stream');
 if (params.get('token')) $('token').value = params.get('token');
 if (params.get('report') !== null) $('report').checked = params.get('report') !== '0';
 if (params.get('protocol') === 'hls') $('protocol').value = 'hls';
+if (params.get('abr') !== null) $('abr').checked = params.get('abr') !== '0';
 if (params.get('lipsync') === '0') $('lipsync').checked = false;
 /** Page state, for scripts and automated tests. firstFrameMs / ttffMs: from the WHEP POST (offer creation included)
  *  to the first frame the video element presents (of the current connection); timing: the steps before it
@@ -19,7 +20,8 @@ if (params.get('lipsync') === '0') $('lipsync').checked = false;
  *  from the same start); connectionState: the RTCPeerConnection's, kept after the
  *  server ends the session; framesDecoded: of the current connection; reconnects: connections made again after
  *  one ended; latency: glass-to-glass, from the time code in the frames ({p50, p95, samples}, clockErrorMs);
- *  stats: what the overlay shows; reportsSent: latency reports sent to the server. */
+ *  stats: what the overlay shows; reportsSent: latency reports sent to the server; hlsVariant: with HLS, the variant
+ *  playing ({index, name, width, height, bandwidthBps}; with "adaptive", one of the multivariant playlist's). */
 const state = (window.whipcast = {
   state: 'idle',
   firstFrameMs: undefined,
@@ -34,6 +36,7 @@ const state = (window.whipcast = {
   reconnects: 0,
   stats: {},
   reportsSent: 0,
+  hlsVariant: undefined,
 });
 const fixed = (x, digits = 0) => (x === undefined || x === null || Number.isNaN(x) ? '-' : Number(x).toFixed(digits));
 const setStatus = (text) => ($('status').textContent = state.state = text);
@@ -135,6 +138,7 @@ function showStats() {
   $('overlay').textContent = [
     `bitrate   ${s.bitrateBps === undefined ? '-' : `${fixed(s.bitrateBps / 1000)} kbit/s`}${hls ? ' (estimate)' : ''}`,
     `video     ${s.width ?? '-'}×${s.height ?? '-'} @ ${fixed(s.fps)} fps`,
+    ...(hls && state.hlsVariant ? [`variant   ${state.hlsVariant.name} (${fixed(state.hlsVariant.bandwidthBps / 1000)} kbit/s)`] : []),
     hls ? `buffer    ${fixed(s.bufferMs)} ms` : `jitter buffer ${fixed(s.jitterBufferMs)} ms`,
     `${hls ? 'dropped' : 'lost   '}   ${s.packetsLost}`,
     ...(hls ? [] : [`RTT       ${fixed(s.rttMs)} ms`]),
@@ -307,7 +311,11 @@ async function connectHlsOnce(gen, streamName, established) {
   const { default: Hls } = await import('/vendor/hls.js/hls.light.min.mjs');
   if (!Hls.isSupported()) throw new Fatal('this browser cannot play HLS with hls.js (no Media Source Extensions)');
   const token = $('token').value;
-  const url = `/live/${streamName}.m3u8${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const query = new URLSearchParams();
+  if ($('abr').checked) query.set('abr', '1');
+  if (token) query.set('token', token);
+  const url = `/live/${streamName}.m3u8${query.size > 0 ? `?${query.toString()}` : ''}`;
+  state.hlsVariant = undefined;
   // The server's playlist is there once the stream is live (404 before): ask for it first so that a stream that is
   // not live is retried by the loop below, and refusals (401/403) end it, as for WHEP.
   const response = await fetch(url, { cache: 'no-store' });
@@ -334,6 +342,13 @@ async function connectHlsOnce(gen, streamName, established) {
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
       setStatus('playing');
       void video.play().catch(() => undefined);
+    });
+    hls.on(Hls.Events.LEVEL_SWITCHED, (_event, { level }) => {
+      const variant = hls.levels[level];
+      if (!variant) return;
+      const name = decodeURIComponent(new URL(variant.uri, location.href).pathname.split('/').pop() ?? '').replace(/\.m3u8$/, '');
+      state.hlsVariant = { index: level, name, width: variant.width, height: variant.height, bandwidthBps: variant.bitrate };
+      showStats();
     });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;

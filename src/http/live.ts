@@ -39,16 +39,19 @@ const NAME = new RegExp(STREAM_NAME_PATTERN);
 
 export function live(fastify: FastifyInstance, options: LiveOptions, done: (error?: Error) => void): void {
   const params = Type.Object({ app: Type.String({ pattern: STREAM_NAME_PATTERN }), file: Type.String({ maxLength: 160 }) });
-  fastify.get<{ Params: { app: string; file: string } }>('/live/:app/:file', { schema: { params } }, async (request, reply) => {
+  // abr: 1 for the multivariant playlist (m3u8 only); other parameters (token, auth_key) are the authorization's.
+  const querystring = Type.Object({ abr: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])) });
+  fastify.get<{ Params: { app: string; file: string }; Querystring: { abr?: '0' | '1' } }>('/live/:app/:file', { schema: { params, querystring } }, async (request, reply) => {
     const match = FILE.exec(request.params.file)?.groups;
     const stream = match?.stream ?? '';
     if (!match || !NAME.test(stream)) throw new Refusal('not-found', `no such file: expected {stream}.m3u8, {stream}.flv or {stream}-{n}.ts`);
     const ext = match.ext ?? 'ts';
+    if (request.query.abr === '1' && ext !== 'm3u8') throw new Refusal('invalid', 'abr=1 is for the playlist ({stream}.m3u8?abr=1)');
     const liveStream = await admit(options.registry, request, request.params.app, stream, ext);
     void reply.header('cache-control', 'no-cache');
     if (ext === 'flv') return reply.type('video/x-flv').send(flvStream(liveStream, request));
     const query = request.query as Record<string, unknown>;
-    if (ext === 'm3u8' && query.abr === '1') return reply.type(M3U8).send(await multivariant(liveStream, request, options));
+    if (ext === 'm3u8' && request.query.abr === '1') return reply.type(M3U8).send(await multivariant(liveStream, request, options));
     if (ext === 'm3u8') {
       const playlist = await readFile(await options.hls.playlist(liveStream), 'utf8');
       return reply.type(M3U8).send(withCredentials(playlist, query));

@@ -88,7 +88,7 @@ export class LiveHls {
       output: (command) =>
         command.output(playlist).outputOptions([
           '-map', '0:v?', '-map', '0:a?', '-c', 'copy', '-f', 'hls', '-hls_time', String(segmentSeconds), '-hls_list_size', String(listSize),
-          '-hls_flags', 'delete_segments+independent_segments+temp_file+omit_endlist', '-hls_allow_cache', '0',
+          '-hls_flags', 'delete_segments+independent_segments+temp_file+omit_endlist+program_date_time', '-hls_allow_cache', '0',
           '-hls_segment_filename', join(dir, `${live.stream}-%d.ts`),
         ]),
     });

@@ -119,7 +119,8 @@ describe('on demand over WHEP', () => {
     await waitUntil(() => renditionFfmpegs('scale=320:180').length === 1 && renditionFfmpegs('scale=480:270').length === 1, 'an FFmpeg per rendition');
 
     const [ldTiming, sdTiming] = await Promise.all([received(ld, 3), received(sd, 4)]);
-    expectTiming(ldTiming, { fps: 15, kbps: 250, gopSeconds: 2 });
+    // The template's GOP (2 s) is an upper bound: every source key frame (1 s apart) makes one too.
+    expectTiming(ldTiming, { fps: 15, kbps: 250, gopSeconds: 1 });
     expectTiming(sdTiming, { fps: 30, kbps: 500, gopSeconds: 1 });
     const [ldVideo, sdVideo] = await Promise.all([decodeH264(ld.packets.video), decodeH264(sd.packets.video)]);
     expect([ldVideo.width, ldVideo.height, ldVideo.hasBFrames]).toEqual([320, 180, 0]);
@@ -230,6 +231,56 @@ describe('always, and the standard-latency side', () => {
     const recorded = await probeVideo(join(dir, mp4.path), 5);
     expect([recorded.width, recorded.height]).toEqual([426, 240]);
     encoder.kill('SIGKILL');
+  });
+});
+
+/** A multivariant playlist's variants: their attributes and URIs, in the playlist's order. */
+function variantsOf(playlist: string): { uri: string; bandwidth: number; resolution?: string; frameRate?: string; codecs?: string }[] {
+  const lines = playlist.trim().split('\n');
+  return lines.flatMap((line, i) => {
+    if (!line.startsWith('#EXT-X-STREAM-INF:')) return [];
+    const attributes = Object.fromEntries([...line.matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)].map((m) => [m[1], m[2]?.replace(/"/g, '')]));
+    return [{ uri: lines[i + 1] ?? '', bandwidth: Number(attributes.BANDWIDTH), resolution: attributes.RESOLUTION, frameRate: attributes['FRAME-RATE'], codecs: attributes.CODECS }];
+  });
+}
+
+describe('HLS multivariant playlist', () => {
+  it('lists the source and the renditions that fit, with bandwidth, resolution, frame rate and codecs; each variant plays, key frames at the same moments', async () => {
+    const encoder = await source('tc', 'abr');
+    const response = await fetch(`${server.httpUrl}/live/tc/abr.m3u8?abr=1`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/vnd.apple.mpegurl');
+    const playlist = await response.text();
+    expect(playlist).toMatch(/^#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n/);
+    const variants = variantsOf(playlist);
+    // hd (an upscale) and hfr (60 fps over the source's 30) of the tc ladder do not fit this 640x360 source.
+    expect(variants.map((v) => [v.uri, v.resolution, v.frameRate])).toEqual([
+      ['abr.m3u8', '640x360', '30.000'],
+      ['abr_sd.m3u8', '480x270', '30.000'],
+      ['abr_ld.m3u8', '320x180', '15.000'],
+    ]);
+    for (const variant of variants) expect(variant.codecs).toMatch(/^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
+    // The renditions' bandwidth from their templates (video, AAC, MPEG-TS overhead); the source's above them.
+    expect(variants[2]?.bandwidth).toBe(Math.round((250 + 96) * 1000 * 1.1));
+    expect(variants[0]!.bandwidth).toBeGreaterThan(variants[1]!.bandwidth);
+
+    // Each variant plays, at its size, with its key frames where the source has them: the same intervals.
+    const probed = await Promise.all(variants.map((v) => probeVideo(`${server.httpUrl}/live/tc/${v.uri}`, 8, SETTLING_KEY_FRAMES)));
+    expect(probed.map((p) => `${p.width}x${p.height}`)).toEqual(variants.map((v) => v.resolution));
+    for (const variant of probed) {
+      expect(variant.keyFrameIntervals.length).toBeGreaterThanOrEqual(3);
+      // The source's 1 s GOP in every variant, ld's 2 s template GOP included (within a frame of ld's 15 fps).
+      for (const interval of variant.keyFrameIntervals) expect(Math.abs(interval - 1)).toBeLessThan(1 / 15 + 0.01);
+    }
+    encoder.kill('SIGKILL');
+  });
+
+  it('refuses abr=1 on anything but a playlist, and an abr value other than 0 or 1', async () => {
+    const segment = await fetch(`${server.httpUrl}/live/tc/nothing.flv?abr=1`);
+    expect(`${segment.status} ${await segment.text()}`).toMatch(/^400 .*abr=1 is for the playlist/);
+    const value = await fetch(`${server.httpUrl}/live/tc/nothing.m3u8?abr=yes`);
+    expect(value.status).toBe(400);
+    expect((await fetch(`${server.httpUrl}/live/tc/nothing.m3u8?abr=1`)).status).toBe(404);
   });
 });
 
