@@ -32,6 +32,8 @@ interface PageState {
   state?: string;
   connectionState?: string;
   framesDecoded?: number;
+  /** play.html with HLS: the variant playing. */
+  hlsVariant?: { name: string; width: number; height: number; bandwidthBps: number };
 }
 declare global {
   interface Window {

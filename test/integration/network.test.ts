@@ -39,7 +39,8 @@ beforeAll(async () => {
         { id: 'ld', video: { height: 180, bitrateKbps: 200, gopSeconds: 0.5 } },
         { id: 'sd', video: { height: 270, bitrateKbps: 400, gopSeconds: 0.5 } },
       ],
-      ladders: [{ app: 'ladder', templates: ['ld', 'sd'], webrtc: true }],
+      // The same two as HLS variants of app "abr" (on demand, started by hls.js's requests).
+      ladders: [{ app: 'ladder', templates: ['ld', 'sd'], webrtc: true }, { app: 'abr', templates: ['ld', 'sd'] }],
     },
   });
   viewerBrowser = await launchChromium({ executablePath: viewerHost.wrapperFor('/usr/bin/chromium') });
@@ -230,6 +231,32 @@ describe('WebRTC ladder of an RTMP source', () => {
       encoder.kill('SIGKILL');
     }
   }, 180_000);
+});
+
+describe('HLS multivariant playlist', () => {
+  it('hls.js in Chromium plays the source on a clean link, and moves to a rendition on a capped one', async () => {
+    const encoder = rtmpEncoder(`rtmp://127.0.0.1:${server.rtmpPort}/abr/cam`, { gop: 30 });
+    const page = await viewerBrowser.newPage();
+    try {
+      await waitUntil(() => server.registry.get('abr', 'cam') !== undefined, 'abr/cam live');
+      await page.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream: 'abr/cam', protocol: 'hls', abr: '1', autoplay: '' }).toString()}`);
+      const playing = () => page.evaluate(() => ({ variant: window.whipcast?.hlsVariant, frames: window.whipcast?.framesDecoded ?? 0, error: window.whipcast?.error }));
+      await waitUntil(async () => (await playing()).variant?.name === 'cam' && (await playing()).frames > 30, 'the source variant playing', 60_000);
+      // Below sd's (400 + 96 kbit/s AAC, MPEG-TS overhead), above ld's.
+      await viewerHost.shapeLink({ downKbps: 450 });
+      await waitUntil(async () => (await playing()).variant?.name === 'cam_ld', 'hls.js on the ld variant under a 450 kbit/s cap', 120_000);
+      const switched = (await playing()).frames;
+      await waitUntil(async () => (await playing()).frames > switched + 30, 'video going on at ld', 60_000);
+      const state = await playing();
+      console.log(`hls.js under a 450 kbit/s cap: ${JSON.stringify(state.variant)}`);
+      expect(state.error).toBeUndefined();
+      expect([state.variant?.width, state.variant?.height]).toEqual([320, 180]);
+    } finally {
+      await page.close();
+      await viewerHost.shapeLink({});
+      encoder.kill('SIGKILL');
+    }
+  }, 240_000);
 });
 
 describe('publisher link', () => {
