@@ -239,8 +239,8 @@ function variantsOf(playlist: string): { uri: string; bandwidth: number; resolut
   const lines = playlist.trim().split('\n');
   return lines.flatMap((line, i) => {
     if (!line.startsWith('#EXT-X-STREAM-INF:')) return [];
-    const attributes = Object.fromEntries([...line.matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)].map((m) => [m[1], m[2]?.replace(/"/g, '')]));
-    return [{ uri: lines[i + 1] ?? '', bandwidth: Number(attributes.BANDWIDTH), resolution: attributes.RESOLUTION, frameRate: attributes['FRAME-RATE'], codecs: attributes.CODECS }];
+    const attributes = new Map([...line.matchAll(/([A-Z-]+)=("[^"]*"|[^,]*)/g)].map((m): [string, string] => [m[1] ?? '', (m[2] ?? '').replace(/"/g, '')]));
+    return [{ uri: lines[i + 1] ?? '', bandwidth: Number(attributes.get('BANDWIDTH')), resolution: attributes.get('RESOLUTION'), frameRate: attributes.get('FRAME-RATE'), codecs: attributes.get('CODECS') }];
   });
 }
 
