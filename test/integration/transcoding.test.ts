@@ -295,6 +295,17 @@ describe('access', () => {
     await received(viewer, 1);
     const playlist = await fetch(`${localhost}/live/tc/signed_ld.m3u8?auth_key=${key('/tc/signed_ld.m3u8')}`);
     expect(playlist.status).toBe(200);
+    // The multivariant playlist signs each rendition's variant for that rendition's own path.
+    const multivariant = await fetch(`${localhost}/live/tc/signed.m3u8?abr=1&auth_key=${key('/tc/signed.m3u8')}`);
+    expect(multivariant.status).toBe(200);
+    const variants = variantsOf(await multivariant.text());
+    expect(variants.length).toBeGreaterThan(1);
+    for (const variant of variants) {
+      expect(variant.uri).toMatch(/auth_key=/);
+      if (variant.uri.startsWith('signed_')) expect(new URL(variant.uri, `${localhost}/live/tc/`).searchParams.get('auth_key')).not.toBe(key('/tc/signed.m3u8'));
+      const fetched = await fetch(new URL(variant.uri, `${localhost}/live/tc/`));
+      expect(`${variant.uri} ${fetched.status}`).toBe(`${variant.uri} 200`);
+    }
     encoder.kill('SIGKILL');
   });
 });
