@@ -18,7 +18,7 @@ export interface RenditionPlan {
   templateId: string;
   width: number;
   height: number;
-  /** The output frame rate, as a rational for FFmpeg's fps filter, and its value. */
+  /** The output frame rate, as a rational (what x264 is told, see renditionOutputs), and its value. */
   rate: string;
   fps: number;
   /** Set when the rendition keeps fewer frames than the source has: the frames per second it keeps (see filterGraph). */
@@ -187,7 +187,9 @@ export function renditionOutputs(output: RenditionOutput, index: number): { url:
         // variants or WebRTC layers, finds a key frame at the same moment in each), and at least every GOP; none at
         // scene cuts. FFmpeg cannot take key-frame requests.
         '-force_key_frames', 'source', '-g', String(plan.gopFrames), '-keyint_min', String(plan.gopFrames), '-sc_threshold', '0', '-fps_mode', 'passthrough',
-        '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`,
+        // x264 spends the bitrate per frame at the rate it is told, and a branch that drops frames (select keeps
+        // the source's timestamps) would otherwise tell it the source's rate: half the bitrate at half the rate.
+        '-b:v', `${kbps}k`, '-maxrate', `${kbps}k`, '-bufsize', `${kbps}k`, '-x264-params', `fps=${plan.rate}`,
         '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc),
       ],
     },
