@@ -241,7 +241,10 @@ describe('HLS multivariant playlist', () => {
       await waitUntil(() => server.registry.get('abr', 'cam') !== undefined, 'abr/cam live');
       await page.goto(`${server.httpUrl}/play.html?${new URLSearchParams({ stream: 'abr/cam', protocol: 'hls', abr: '1', autoplay: '' }).toString()}`);
       const playing = () => page.evaluate(() => ({ variant: window.whipcast?.hlsVariant, frames: window.whipcast?.framesDecoded ?? 0, error: window.whipcast?.error }));
-      await waitUntil(async () => (await playing()).variant?.name === 'cam' && (await playing()).frames > 30, 'the source variant playing', 60_000);
+      await waitUntil(async () => {
+        const state = await playing();
+        return state.variant?.name === 'cam' && state.frames > 30;
+      }, 'the source variant playing', 60_000);
       // Below sd's (400 + 96 kbit/s AAC, MPEG-TS overhead), above ld's.
       await viewerHost.shapeLink({ downKbps: 450 });
       await waitUntil(async () => (await playing()).variant?.name === 'cam_ld', 'hls.js on the ld variant under a 450 kbit/s cap', 120_000);
