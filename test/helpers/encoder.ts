@@ -1,6 +1,8 @@
 // FFmpeg as the media tools a user would run: an encoder pushing a test pattern (and a tone) over RTMP, an RTMP
 // server receiving a push (`-listen 1`), and ffprobe reading what came out.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { VideoTiming } from './media.js';
 
@@ -95,4 +97,49 @@ export async function probeVideo(input: string, seconds: number, fromKeyFrame = 
     kbps: end > start ? (window.reduce((sum, p) => sum + p.bytes, 0) * 8) / (end - start) / 1000 : 0,
     keyFrameIntervals: keyTimes.slice(1).map((t, i) => t - (keyTimes[i] ?? 0)),
   };
+}
+
+/**
+ * An FLV file whose video changes size mid-stream, as an encoder that adapts its resolution sends it: one encode per
+ * size (30 fps, 1 s GOP, AAC), spliced so that each later part starts with its own sequence headers and carries on
+ * the timeline.
+ */
+export async function resizingFlv(dir: string, parts: { size: string; seconds: number }[]): Promise<string> {
+  const files = await Promise.all(
+    parts.map(async ({ size, seconds }, i) => {
+      const file = join(dir, `part${i}.flv`);
+      await run('ffmpeg', [
+        '-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100', '-t', String(seconds),
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', '-b:v', '1000k', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', file,
+      ], { timeout: 60_000 });
+      return file;
+    }),
+  );
+  const spliced: Buffer[] = [];
+  let offset = 0;
+  for (const [i, file] of files.entries()) {
+    const bytes = await readFile(file);
+    if (i === 0) spliced.push(bytes.subarray(0, 13));
+    let end = offset;
+    for (let at = 13; at + 11 <= bytes.length; ) {
+      const size = bytes.readUIntBE(at + 1, 3);
+      const tag = Buffer.from(bytes.subarray(at, at + 11 + size + 4));
+      at += 11 + size + 4;
+      if (tag[0] === 18 && i > 0) continue; // one onMetaData, the first part's
+      const timestamp = offset + (tag.readUIntBE(4, 3) | ((tag[7] ?? 0) << 24));
+      tag.writeUIntBE(timestamp & 0xffffff, 4, 3);
+      tag[7] = (timestamp >>> 24) & 0xff;
+      end = Math.max(end, timestamp);
+      spliced.push(tag);
+    }
+    offset = end + 34;
+  }
+  const file = join(dir, 'resizing.flv');
+  await writeFile(file, Buffer.concat(spliced));
+  return file;
+}
+
+/** FFmpeg pushing an FLV file over RTMP at its own pace, as it is (sequence headers included). */
+export function rtmpFilePublisher(file: string, url: string): ChildProcess {
+  return track(spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-i', file, '-c', 'copy', '-f', 'flv', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
 }

@@ -1,9 +1,17 @@
 // FLV tags and the per-stream feed: tag classification, byte format round trip through node-media-server's parser,
 // where late subscribers start, and monotonic timestamps across a source restart.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { FlvFeed } from '../../src/media/flv/FlvFeed.js';
 import { arrivalRetimer } from '../../src/media/flv/retime.js';
+import { resizingFlv } from '../helpers/encoder.js';
 import { encodeTag, flvHeader, FlvDemuxer, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from '../../src/media/flv/tag.js';
+
+const run = promisify(execFile);
 
 const avcHeader = (t = 0): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 0, 0, 0, 0, 1, 0x42]) });
 const key = (t: number): FlvTag => ({ type: TAG_VIDEO, timestamp: t, data: Buffer.from([0x17, 1, 0, 0, 0, 0xaa]) });
@@ -97,5 +105,39 @@ describe('arrival timestamps (the RTMP bridge, rtmp.timestamps: arrival)', () =>
     clock -= 10; // a clock never goes back, but the output would not either
     expect(retime(inter(866)).timestamp).toBe(55);
     expect(retime(inter(899)).timestamp).toBe(56);
+  });
+});
+
+describe('a source that changes its video size mid-stream', () => {
+  it("puts the new SPS/PPS in front of every later key frame, so that FFmpeg's copies (Annex B, as for the RTMP bridge) decode the new size; says so at its first key frame", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'whipcast-flv-'));
+    try {
+      const source = await readFile(await resizingFlv(dir, [{ size: '640x360', seconds: 2 }, { size: '480x360', seconds: 2 }]));
+      const feed = new FlvFeed('live/resize', { audio: true, video: true });
+      const out: Buffer[] = [flvHeader(true, true)];
+      feed.subscribe((tag) => out.push(encodeTag(tag)), 'keyframe');
+      let changes = 0;
+      let gopAtChange: FlvTag[] = [];
+      feed.on('videoConfig', () => {
+        changes++;
+        feed.subscribe((tag) => gopAtChange.push(tag), 'gop').close();
+      });
+      new FlvDemuxer((tag) => feed.push(tag)).write(source);
+      expect(changes).toBe(1);
+      // A subscriber starting then gets the new header, and a GOP of the new size only (its one key frame first).
+      gopAtChange = gopAtChange.filter((t) => t.type === TAG_VIDEO && !isSequenceHeader(t));
+      expect(gopAtChange.map(isKeyFrame)).toEqual([true]);
+
+      const file = join(dir, 'through-feed.flv');
+      await writeFile(file, Buffer.concat(out));
+      const { stdout } = await run('sh', ['-c', `ffmpeg -v error -i ${file} -map 0:v -c:v copy -bsf:v h264_mp4toannexb -f h264 - | ffprobe -v error -show_entries frame=width,height -of csv=p=0 -`]);
+      const sizes = stdout.split('\n').filter((l) => /^\d+,\d+$/.test(l.trim()));
+      expect(sizes.length).toBeGreaterThanOrEqual(116);
+      expect(sizes.filter((s) => s === '640,360').length).toBeGreaterThanOrEqual(58);
+      expect(sizes.filter((s) => s === '480,360').length).toBeGreaterThanOrEqual(58);
+      expect(sizes.at(-1)).toBe('480,360');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,8 +2,12 @@
 // relays and recorders subscribe to it. It keeps what a late subscriber needs to start cleanly (metadata, sequence
 // headers, the current GOP) and keeps timestamps monotonic when its source restarts. A feed whose source costs
 // something (the SFU egress FFmpeg) runs that source only while someone subscribes.
+// A source may change its video mid-stream (a new AVC sequence header: another size). FFmpeg's copies keep the first
+// header's SPS/PPS (h264_mp4toannexb puts them before every key frame, and the MPEG-TS and MP4 muxers do the same),
+// so from then on the feed puts the new SPS/PPS in front of each key frame itself, and says so at the first new key
+// frame ('videoConfig'), for those that must start again to follow (renditions, re-encodes).
 import { EventEmitter } from 'node:events';
-import { isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, type FlvTag } from './tag.js';
+import { avcParameterSets, isKeyFrame, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, TAG_VIDEO, withParameterSets, type FlvTag } from './tag.js';
 
 /** Where a new subscriber starts: at the cached GOP (fast start), or at the next key frame (no old media). */
 export type FeedStart = 'gop' | 'keyframe';
@@ -35,7 +39,9 @@ export interface FlvSource {
   subscribe(onTag: (tag: FlvTag) => void, start: FeedStart, onEnd?: () => void): FeedSubscription;
   /** For the owner of a whole stream's pipeline (one listener per stream, not per subscriber). */
   once(event: 'end', listener: () => void): unknown;
-  off(event: 'end', listener: () => void): unknown;
+  off(event: 'end' | 'videoConfig', listener: () => void): unknown;
+  /** The video changed (a new sequence header): emitted at its first key frame, which is then the cached GOP's first. */
+  on(event: 'videoConfig', listener: () => void): unknown;
 }
 
 /** A GOP longer than this is not cached (subscribers then start at the next key frame). */
@@ -50,11 +56,15 @@ interface Subscriber {
   waiting: boolean;
 }
 
-export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
+export class FlvFeed extends EventEmitter<{ end: []; videoConfig: [] }> implements FlvSource {
   private readonly subscribers = new Set<Subscriber>();
   private metadata: FlvTag | undefined;
   private videoHeader: FlvTag | undefined;
   private audioHeader: FlvTag | undefined;
+  /** Put in front of every key frame once the video's sequence header has changed. */
+  private parameterSets: ReturnType<typeof avcParameterSets>;
+  /** A new sequence header came: 'videoConfig' is due at the next key frame. */
+  private videoChanged = false;
   private gop: FlvTag[] = [];
   private gopBytes = 0;
   private offset = 0;
@@ -88,10 +98,12 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
     if (this.endedFlag) return;
     if (this.rebase && this.lastTimestamp !== undefined) this.offset = this.lastTimestamp + RESTART_GAP_MS - source.timestamp;
     this.rebase = false;
-    const tag = this.offset === 0 ? source : { ...source, timestamp: Math.max(0, source.timestamp + this.offset) };
-    if (tag.type !== TAG_SCRIPT) this.lastTimestamp = tag.timestamp;
-    const header = this.remember(tag);
-    const key = !this.tracks.video || isKeyFrame(tag);
+    const retimed = this.offset === 0 ? source : { ...source, timestamp: Math.max(0, source.timestamp + this.offset) };
+    if (retimed.type !== TAG_SCRIPT) this.lastTimestamp = retimed.timestamp;
+    const header = this.remember(retimed);
+    const keyFrame = isKeyFrame(retimed);
+    const tag = keyFrame && this.parameterSets ? withParameterSets(retimed, this.parameterSets) : retimed;
+    const key = !this.tracks.video || keyFrame;
     if (!header) this.cache(tag, key);
     for (const subscriber of this.subscribers) {
       if (subscriber.waiting && !header) {
@@ -99,6 +111,10 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
         subscriber.waiting = false;
       }
       subscriber.onTag(tag);
+    }
+    if (keyFrame && this.videoChanged) {
+      this.videoChanged = false;
+      this.emit('videoConfig');
     }
   }
 
@@ -139,7 +155,13 @@ export class FlvFeed extends EventEmitter<{ end: [] }> implements FlvSource {
   private remember(tag: FlvTag): boolean {
     if (tag.type === TAG_SCRIPT) this.metadata = tag;
     else if (!isSequenceHeader(tag)) return false;
-    else if (tag.type === TAG_VIDEO) this.videoHeader = tag;
+    else if (tag.type === TAG_VIDEO) {
+      if (this.videoHeader && !this.videoHeader.data.equals(tag.data)) {
+        this.parameterSets = avcParameterSets(tag);
+        this.videoChanged = true;
+      }
+      this.videoHeader = tag;
+    }
     else if (tag.type === TAG_AUDIO) this.audioHeader = tag;
     return true;
   }

@@ -33,6 +33,45 @@ export function isSequenceHeader(tag: FlvTag): boolean {
   return false;
 }
 
+/** An AVC video tag (legacy FLV codec id 7, not enhanced RTMP). */
+function isAvc(tag: FlvTag): boolean {
+  const first = tag.data[0] ?? 0;
+  return tag.type === TAG_VIDEO && (first & EX_HEADER) === 0 && (first & 0x0f) === 7;
+}
+
+/** The SPS and PPS of an AVC sequence header (its AVCDecoderConfigurationRecord), and its NAL length size; undefined if it is not one or is cut short. */
+export function avcParameterSets(header: FlvTag): { lengthSize: number; units: Buffer[] } | undefined {
+  if (!isAvc(header) || !isSequenceHeader(header)) return undefined;
+  const record = header.data.subarray(5);
+  if (record.length < 7) return undefined;
+  const lengthSize = ((record[4] ?? 0) & 0x03) + 1;
+  const units: Buffer[] = [];
+  let at = 5;
+  for (const countMask of [0x1f, 0xff]) {
+    const count = (record[at] ?? 0) & countMask;
+    at++;
+    for (let i = 0; i < count; i++) {
+      if (at + 2 > record.length) return undefined;
+      const size = record.readUInt16BE(at);
+      if (at + 2 + size > record.length) return undefined;
+      units.push(record.subarray(at + 2, at + 2 + size));
+      at += 2 + size;
+    }
+  }
+  return units.length > 0 ? { lengthSize, units } : undefined;
+}
+
+/** An AVC key frame with the given SPS/PPS put in front of its NAL units (what a decoder that keeps its first parameter sets needs). */
+export function withParameterSets(tag: FlvTag, sets: { lengthSize: number; units: Buffer[] }): FlvTag {
+  if (!isAvc(tag) || tag.data[1] !== 1) return tag;
+  const prefixed = sets.units.map((unit) => {
+    const length = Buffer.alloc(sets.lengthSize);
+    length.writeUIntBE(unit.length, 0, sets.lengthSize);
+    return Buffer.concat([length, unit]);
+  });
+  return { ...tag, data: Buffer.concat([tag.data.subarray(0, 5), ...prefixed, tag.data.subarray(5)]) };
+}
+
 /** The 13 bytes an FLV stream starts with. */
 export function flvHeader(hasAudio: boolean, hasVideo: boolean): Buffer {
   return Flv.createHeader(hasAudio, hasVideo);
