@@ -128,7 +128,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   // recording: after the registry (it listens to live/offline); close() finalises what it records
   const recording = new RecordingService(config.recording, registry, logger.child({ component: 'recording' }), callbacks, new SignedPoster(config.callbacks.secret), ffmpegs);
   attachStreamCallbacks(registry, sessions, callbacks);
-  const rtmp = new RtmpIngest(registry, config, ffmpegs, logger.child({ component: 'rtmp' }), (source, feed) => transcoder.webrtcLadder(source, feed));
+  const rtmp = new RtmpIngest(registry, config, ffmpegs, logger.child({ component: 'rtmp' }), transcoder);
   // HTTPS when http.tls is set (the instance's type stays the plain-HTTP one: only listen() differs).
   const http = Fastify({ loggerInstance: logger, forceCloseConnections: true, trustProxy: config.http.trustProxy, ...(tls ? { https: tls } : {}) }) as unknown as FastifyInstance<Server, IncomingMessage, ServerResponse, Logger>;
   let rtmpPort: number | undefined;

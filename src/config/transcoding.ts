@@ -68,7 +68,7 @@ export const LadderSchema = Type.Object(
     stream: RuleName,
     /** Template ids; each must name a template. */
     templates: Type.Array(Type.String({ pattern: TEMPLATE_ID_PATTERN }), { minItems: 1, uniqueItems: true }),
-    /** For the WebRTC simulcast ladder (a later part): validated and kept, not used yet. */
+    /** Also feed the source's own WebRTC delivery as simulcast layers (an RTMP source's: see the RTMP bridge). */
     webrtc: Type.Boolean({ default: false }),
   },
   { additionalProperties: false },

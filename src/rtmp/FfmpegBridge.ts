@@ -38,17 +38,22 @@ export interface BridgeOptions {
 const INPUT_OPTIONS = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
 
 /** The bridge's FFmpeg (restarted from the next key frame if it dies while the encoder is still connected). */
-export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
+export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
   const { video, audio, plan } = options;
+  let ladder = options.ladder;
   const pacer = audio ? new OpusPacer(audio, options.logger) : undefined;
   // FFmpeg's local ports towards the pacer (the SFU's fixed ones are the pacer's).
   const pacerPorts = pacer ? Promise.all([pacer.ready, freeUdpPortPair()]).then(([, port]) => port) : Promise.resolve(undefined);
-  const layers = video && plan.video && options.ladder.length > 0 ? ladderLayers(video, options.ladder, options.logger) : undefined;
+  const layers = video && plan.video && ladder.length > 0 ? ladderLayers(video, ladder.length, options.logger) : undefined;
   let localPort: number | undefined;
   /** Wall-clock time (ms) of the current run's timestamp 0. */
   let originMs = 0;
   const ready = Promise.all([pacerPorts.then((port) => (localPort = port)), layers?.ready]);
-  return new PacedBridge(ready, [pacer, layers?.mux], options.logger, {
+  const relayout = (next: readonly RenditionPlan[]) => {
+    if (next.length !== ladder.length) throw new Error(`the ladder has ${ladder.length} layers, not ${next.length}`);
+    ladder = next;
+  };
+  return new RtmpBridge(ready, [pacer, layers?.mux], relayout, options.logger, {
     input: bridgeInput(options.feed, INPUT_OPTIONS, options.retime, (run) => (originMs = run.originMs)),
     graceful: false,
     ffmpegs: options.ffmpegs,
@@ -59,8 +64,8 @@ export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
         const top = layers ? layers.top() : video;
         command.output(rtpUrl(top)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), ...realtime, '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);
         if (layers) {
-          command.complexFilter(filterGraph(options.ladder, false));
-          layers.lower().forEach((output, i) => {
+          command.complexFilter(filterGraph(ladder, false));
+          layers.lower(ladder).forEach((output, i) => {
             for (const { url, options: outputOptions } of renditionOutputs(output, i)) command.output(url).outputOptions([...outputOptions, ...realtime]);
           });
         }
@@ -77,28 +82,29 @@ export function ffmpegBridge(options: BridgeOptions): ManagedFfmpeg {
  * Where the ladder's layers go: each to its input of a LayerMux, sent from FFmpeg's own local ports (the mux's are
  * the SFU's fixed ones). Layer index 0 is the lowest; the source's is the last.
  */
-function ladderLayers(video: RtpTarget, ladder: readonly RenditionPlan[], logger: Logger) {
+function ladderLayers(video: RtpTarget, count: number, logger: Logger) {
   const ssrcs = video.lowerLayerSsrcs ?? [];
-  if (ssrcs.length !== ladder.length) throw new Error(`the video track has ${ssrcs.length} lower layers, the ladder ${ladder.length}`);
-  const mux = new LayerMux(video, ladder.length + 1, logger);
+  if (ssrcs.length !== count) throw new Error(`the video track has ${ssrcs.length} lower layers, the ladder ${count}`);
+  const mux = new LayerMux(video, count + 1, logger);
   let localPorts: number[] = [];
-  const ready = Promise.all([mux.ready, ...ladder.map(() => freeUdpPortPair()), freeUdpPortPair()]).then(([, ...ports]) => {
+  const ready = Promise.all([mux.ready, ...ssrcs.map(() => freeUdpPortPair()), freeUdpPortPair()]).then(([, ...ports]) => {
     localPorts = ports;
   });
   const target = (index: number, ssrc: number): RtpTarget => ({ ...mux.input(index), ip: '127.0.0.1', localPort: localPorts[index] as number, payloadType: video.payloadType, ssrc });
   return {
     mux,
     ready,
-    top: () => target(ladder.length, video.ssrc),
-    lower: () => ladder.map((plan, i) => ({ plan, video: target(i, ssrcs[i] as number), audio: undefined })),
+    top: () => target(count, video.ssrc),
+    lower: (ladder: readonly RenditionPlan[]) => ladder.map((plan, i) => ({ plan, video: target(i, ssrcs[i] as number), audio: undefined })),
   };
 }
 
 /** The bridge's FFmpeg and the sockets it sends through (the audio pacer, the ladder's mux): starts once they are bound, closes them. */
-class PacedBridge extends ManagedFfmpeg {
+export class RtmpBridge extends ManagedFfmpeg {
   constructor(
     private readonly socketsReady: Promise<unknown>,
     private readonly owned: ({ close(): void } | undefined)[],
+    private readonly relayout: (ladder: readonly RenditionPlan[]) => void,
     private readonly logger: Logger,
     options: ConstructorParameters<typeof ManagedFfmpeg>[0],
   ) {
@@ -115,6 +121,12 @@ class PacedBridge extends ManagedFfmpeg {
         this.emit('exit', `bridge sockets: ${(error as Error).message}`, '');
       },
     );
+  }
+
+  /** The source's video changed: a new run makes the ladder's layers (as many as before) as now planned, and a re-encode at the new size. */
+  followVideo(ladder: readonly RenditionPlan[]): Promise<void> {
+    this.relayout(ladder);
+    return this.restart();
   }
 
   override async close(): Promise<void> {

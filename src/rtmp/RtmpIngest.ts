@@ -12,11 +12,11 @@ import type { PlainPublisher } from '../../sfu/index.js';
 import { isStreamName, Refusal, streamPath, type StreamIdentity } from '../core/index.js';
 import type { Config } from '../config/config.js';
 import type { RegistryAdmission, StreamRegistry } from '../streams/StreamRegistry.js';
-import { type FfmpegProcesses, type ManagedFfmpeg, warmUpFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { type FfmpegProcesses, warmUpFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
 import { FlvFeed, type FlvSource } from '../media/flv/FlvFeed.js';
 import type { RenditionPlan } from '../media/transcoding/plan.js';
 import type { FlvTag } from '../media/flv/tag.js';
-import { ffmpegBridge } from './FfmpegBridge.js';
+import { ffmpegBridge, type RtmpBridge } from './FfmpegBridge.js';
 import { h264OpusTracks, rtpTargets } from '../media/ffmpeg/rtp.js';
 import { StreamAnalysis, UnsupportedStreamError, type StreamPlan } from './streamAnalysis.js';
 
@@ -65,16 +65,27 @@ class RtmpProtocol extends Rtmp {
   }
 }
 
+/** The transcoder's part in a source's WebRTC ladder. */
+export interface WebRtcLadders {
+  /** The renditions of the source's WebRTC ladder, lowest first (none when no ladder applies). */
+  webrtcLadder(source: StreamIdentity, feed: FlvSource): Promise<RenditionPlan[]>;
+  /** The same layers planned again for the source's video as it is now (after a size change), each brought within it. */
+  refitWebrtcLadder(layers: readonly RenditionPlan[], source: StreamIdentity, feed: FlvSource): Promise<RenditionPlan[]>;
+}
+
+const NO_LADDERS: WebRtcLadders = { webrtcLadder: () => Promise.resolve([]), refitWebrtcLadder: (layers) => Promise.resolve([...layers]) };
+
 /** One RTMP publish, from admission to the end of its FFmpeg bridge. */
-/** The renditions of a source's WebRTC ladder, lowest first (none when no ladder applies): the transcoder's. */
-export type WebRtcLadderOf = (source: StreamIdentity, feed: FlvSource) => Promise<RenditionPlan[]>;
 
 export class RtmpPublish {
   readonly id = randomUUID();
   private readonly analysis = new StreamAnalysis();
   private readonly pending: AVPacket[] = [];
   private publisher: PlainPublisher | undefined;
-  private bridgeInstance: ManagedFfmpeg | undefined;
+  private bridgeInstance: RtmpBridge | undefined;
+  /** The WebRTC ladder's layers as the bridge makes them now. */
+  private ladder: readonly RenditionPlan[] = [];
+  private readonly onVideoChange = () => void this.followVideo();
   /** The publish as FLV tags, for the bridge and the standard-latency side (HLS, FLV, relays, recording). */
   private feed: FlvFeed | undefined;
   private planned: StreamPlan | undefined;
@@ -88,14 +99,14 @@ export class RtmpPublish {
     private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
     private readonly timestamps: 'arrival' | 'source',
-    private readonly ladderOf: WebRtcLadderOf,
+    private readonly ladders: WebRtcLadders,
   ) {}
 
   get plan(): StreamPlan | undefined {
     return this.planned;
   }
 
-  get bridge(): ManagedFfmpeg | undefined {
+  get bridge(): RtmpBridge | undefined {
     return this.bridgeInstance;
   }
 
@@ -136,6 +147,7 @@ export class RtmpPublish {
     if (this.ended) return;
     this.ended = true;
     this.pending.length = 0;
+    this.feed?.off('videoConfig', this.onVideoChange);
     this.feed?.end();
     await this.bridgeInstance?.close();
     if (this.publisher) this.publisher.close(reason);
@@ -146,7 +158,7 @@ export class RtmpPublish {
   private async startBridge(plan: StreamPlan, feed: FlvFeed): Promise<void> {
     const admission = this.admission;
     // A WebRTC ladder makes the video simulcast: the source's layer on top, the renditions below it.
-    const ladder = plan.video ? await this.ladderOf({ host: this.request.host, app: this.request.app, stream: this.request.stream }, feed) : [];
+    const ladder = plan.video ? await this.ladders.webrtcLadder(this.identity, feed) : [];
     if (this.ended) return;
     const specs = await h264OpusTracks({ profileLevelId: plan.video?.profileLevelId, audio: plan.audio, lowerLayers: ladder.length });
     const publisher = await admission.room.publishPlain(this.id, specs);
@@ -160,8 +172,32 @@ export class RtmpPublish {
     const targets = rtpTargets(publisher.endpoints, specs);
     const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', ladder, ffmpegs: this.ffmpegs, logger: this.logger });
     this.bridgeInstance = bridge;
+    this.ladder = ladder;
+    feed.on('videoConfig', this.onVideoChange);
     this.logger.info({ transcode: plan.transcode, reason: plan.reason, ladder: ladder.map((l) => `${l.templateId}:${l.width}x${l.height}@${l.bitrateKbps}k`) }, 'RTMP stream live');
     bridge.start();
+  }
+
+  private get identity(): StreamIdentity {
+    return { host: this.request.host, app: this.request.app, stream: this.request.stream };
+  }
+
+  /**
+   * The encoder changed its video mid-stream (another size). A copy follows by itself (the feed puts the new SPS/PPS
+   * in band); a re-encode and the ladder's layers need a new run of the bridge, the layers planned for the new size.
+   */
+  private async followVideo(): Promise<void> {
+    const { bridgeInstance: bridge, feed, planned } = this;
+    if (!bridge || !feed || this.ended || !planned?.video || (planned.video.copy && this.ladder.length === 0)) return;
+    try {
+      const ladder = await this.ladders.refitWebrtcLadder(this.ladder, this.identity, feed);
+      if (this.ended) return;
+      this.ladder = ladder;
+      this.logger.info({ ladder: ladder.map((l) => `${l.templateId}:${l.width}x${l.height}`) }, 'source video changed: bridge restarted to follow it');
+      await bridge.followVideo(ladder);
+    } catch (error) {
+      this.logger.error({ err: error }, "cannot follow the source's new video: the bridge goes on as it was");
+    }
   }
 
   private readMetadataBitrate(packet: AVPacket): void {
@@ -190,7 +226,7 @@ export class RtmpIngest {
     private readonly config: Config,
     private readonly ffmpegs: FfmpegProcesses,
     private readonly logger: Logger,
-    private readonly ladderOf: WebRtcLadderOf = () => Promise.resolve([]),
+    private readonly ladders: WebRtcLadders = NO_LADDERS,
   ) {}
 
   /** Open RTMP connections, publishing or not yet. */
@@ -250,7 +286,7 @@ export class RtmpIngest {
         admission.abort();
         throw new Refusal('not-found', 'the encoder disconnected during admission');
       }
-      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: streamPath(request) }), this.config.rtmp.timestamps, this.ladderOf);
+      publish = new RtmpPublish(request, admission, end, this.ffmpegs, logger.child({ session: randomUUID(), stream: streamPath(request) }), this.config.rtmp.timestamps, this.ladders);
       this.publishes.add(publish);
       logger.info({ stream: streamPath(request) }, 'RTMP publish admitted');
     };

@@ -49,6 +49,19 @@ export async function decodeH264(packets: RtpPacket[]): Promise<DecodedVideo> {
   }
 }
 
+/** The size of each frame ffprobe decodes from received H264 ("640x360"), in order. */
+export async function decodedFrameSizes(packets: RtpPacket[]): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'whipcast-h264-'));
+  try {
+    const file = join(dir, 'received.h264');
+    await writeFile(file, h264AnnexB(packets));
+    const { stdout } = await run('ffprobe', ['-v', 'quiet', '-f', 'h264', '-select_streams', 'v:0', '-show_entries', 'frame=width,height', '-of', 'csv=p=0', file]);
+    return stdout.split('\n').flatMap((line) => /^(\d+),(\d+)/.exec(line.trim())?.slice(1, 3).join('x') ?? []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 /** How a video stream is timed and sized: measured from what was received, over whole GOPs. */
 export interface VideoTiming {
   fps: number;

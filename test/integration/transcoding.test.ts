@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signAuthKey } from '../../src/access/signedUrl.js';
 import type { RenditionStatus } from '../../src/media/transcoding/Transcoder.js';
 import type { WhipcastServer } from '../../src/server.js';
-import { probe, probeVideo, rtmpEncoder } from '../helpers/encoder.js';
-import { decodeH264, rtpVideoTiming, type VideoTiming } from '../helpers/media.js';
+import { probe, probeVideo, resizingFlv, rtmpEncoder, rtmpFilePublisher } from '../helpers/encoder.js';
+import { decodedFrameSizes, decodeH264, rtpVideoTiming, type VideoTiming } from '../helpers/media.js';
 import { childCommands, childProcesses } from '../helpers/proc.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { publish, view, type Publisher, type Viewer } from '../helpers/werift.js';
@@ -39,7 +39,7 @@ beforeAll(async () => {
         { id: 'mob', app: 'always', trigger: 'always', video: { height: 240, bitrateKbps: 400 } },
         { id: 'thumb', app: 'always', trigger: 'always', video: { height: 144, bitrateKbps: 150 } },
       ],
-      ladders: [{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'] }],
+      ladders: [{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'] }, { app: 'resize', templates: ['ld', 'sd'], webrtc: true }],
     },
     recording: { directory: dir, templates: [{ id: 'rendition', app: 'always', stream: 'rec_mob', formats: ['mp4'], segmentSeconds: 5 }] },
   });
@@ -281,6 +281,57 @@ describe('HLS multivariant playlist', () => {
     const value = await fetch(`${server.httpUrl}/live/tc/nothing.m3u8?abr=yes`);
     expect(value.status).toBe(400);
     expect((await fetch(`${server.httpUrl}/live/tc/nothing.m3u8?abr=1`)).status).toBe(404);
+  });
+});
+
+/** Frame sizes in order, each with how many frames in a row had it. */
+function sizeRuns(sizes: string[]): [string, number][] {
+  const runs: [string, number][] = [];
+  for (const size of sizes) {
+    const last = runs.at(-1);
+    if (last?.[0] === size) last[1]++;
+    else runs.push([size, 1]);
+  }
+  return runs;
+}
+
+describe('a source whose size changes mid-stream', () => {
+  it('renditions and WebRTC ladder layers follow it; one that would now be upscaled stops with the reason; the source plays on at its new size', async () => {
+    const flvDir = await mkdtemp(join(tmpdir(), 'whipcast-resize-'));
+    try {
+      const flv = await resizingFlv(flvDir, [{ size: '640x360', seconds: 8 }, { size: '320x240', seconds: 40 }]);
+      const encoder = rtmpFilePublisher(flv, `rtmp://127.0.0.1:${server.rtmpPort}/resize/cam`);
+      encoders.push(encoder);
+      await waitUntil(() => server.registry.get('resize', 'cam') !== undefined, 'resize/cam live');
+      // The source's top layer (copied), its ladder's lowest layer (ld, pinned), and the renditions ld and sd.
+      const [top, lowest, ld, sd] = await Promise.all(['cam', 'cam?spatialLayer=0', 'cam_ld', 'cam_sd'].map((s) => watch(`${server.httpUrl}/whep/resize/${s}`)));
+      if (!top || !lowest || !ld || !sd) throw new Error('a viewer is missing');
+      const refusalsBefore = server.transcoder.refusals().find(([reason]) => reason === 'upscale')?.[1] ?? 0;
+      const sdStopped = renditionStopped('cam_sd');
+      // sd (480 wide) no longer fits a 320x240 source: it stops, its viewer is told why.
+      expect((await sdStopped).reason).toBe("rendition resize/cam_sd stopped, the source is now 320x240: template sd asks for width 480, above the source's 320x240: renditions are never upscaled");
+      expect(server.transcoder.refusals().find(([reason]) => reason === 'upscale')?.[1]).toBe(refusalsBefore + 1);
+      await waitUntil(() => server.transcoder.list().find((r) => r.stream === 'cam_ld')?.width === 240, 'ld planned again at 240x180');
+
+      const lastSize = async (viewer: Viewer) => (await decodedFrameSizes(viewer.packets.video)).at(-1);
+      await waitUntil(async () => (await lastSize(ld)) === '240x180' && (await lastSize(lowest)) === '240x180' && (await lastSize(top)) === '320x240', 'frames of the new size', 30_000);
+      // Each went on from the old size to the new one in the same session.
+      const runsOf = async (viewer: Viewer) => sizeRuns(await decodedFrameSizes(viewer.packets.video));
+      const [topRuns, lowestRuns, ldRuns] = [await runsOf(top), await runsOf(lowest), await runsOf(ld)];
+      expect(topRuns.map(([size]) => size)).toEqual(['640x360', '320x240']);
+      expect(ldRuns.map(([size]) => size)).toEqual(['320x180', '240x180']);
+      // The pinned viewer joined as the stream went live, when only the (copied) top layer flowed yet: it reached its
+      // layer at that layer's first key frames, not 5 s later at FFmpeg's second sender report (see LayerMux).
+      const [firstLowest] = lowestRuns;
+      const topFirst = firstLowest?.[0] === '640x360' ? firstLowest[1] : 0;
+      expect(topFirst).toBeLessThan(60);
+      expect(lowestRuns.map(([size]) => size).filter((size) => size !== '640x360' && size !== '320x240')).toEqual(['320x180', '240x180']);
+      expect(lowestRuns.at(-1)?.[0]).toBe('240x180');
+      for (const viewer of [top, lowest, ld]) expect(viewer.connectionState()).toBe('connected');
+      encoder.kill('SIGKILL');
+    } finally {
+      await rm(flvDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -55,6 +55,35 @@ describe('LayerMux', () => {
     expect(() => mux.input(3)).toThrow('no layer 3');
   });
 
+  it("holds a layer's sender reports from before its first RTP packet, and sends the last of them just after it", async () => {
+    const [rtp, rtcp, sender] = [await socket(), await socket(), await socket()];
+    const mux = new LayerMux({ ip: '127.0.0.1', port: rtp.address().port, rtcpPort: rtcp.address().port, localPort: await freeUdpPortPair() }, 2, logger);
+    muxes.push(mux);
+    await mux.ready;
+    const reports: string[] = [];
+    const order: string[] = [];
+    rtcp.on('message', (data: Buffer) => {
+      reports.push(data.toString());
+      order.push(`rtcp ${data.toString()}`);
+    });
+    rtp.on('message', (data: Buffer) => order.push(data.toString()));
+    // FFmpeg's order: a report, then the first RTP packet.
+    sender.send(Buffer.from('early'), mux.input(0).rtcpPort, '127.0.0.1');
+    sender.send(Buffer.from('first'), mux.input(0).rtcpPort, '127.0.0.1');
+    // Another layer's packet gone through means the mux has read what was sent before it.
+    const other = received(rtp, 1);
+    sender.send(Buffer.from('layer 1 rtp'), mux.input(1).port, '127.0.0.1');
+    await other;
+    expect(reports).toEqual([]);
+    const held = received(rtcp, 1);
+    sender.send(Buffer.from('layer 0 rtp'), mux.input(0).port, '127.0.0.1');
+    await held;
+    const next = received(rtcp, 1);
+    sender.send(Buffer.from('later'), mux.input(0).rtcpPort, '127.0.0.1');
+    await next;
+    expect(order).toEqual(['layer 1 rtp', 'layer 0 rtp', 'rtcp first', 'rtcp later']);
+  });
+
   it('close() frees the fixed ports (idempotently)', async () => {
     const localPort = await freeUdpPortPair();
     const mux = new LayerMux({ ip: '127.0.0.1', port: 9, rtcpPort: 9, localPort }, 2, logger);

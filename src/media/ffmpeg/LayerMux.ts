@@ -3,6 +3,9 @@
 // socket of its own, so every output is sent here and forwarded from the track's fixed local ports: RTP from
 // localPort, the outputs' RTCP sender reports from localPort + 1. Packets go on unchanged (each output carries its
 // layer's SSRC). close() closes the sockets.
+// FFmpeg sends an output's first sender report just before its first RTP packet, then one every 5 s. mediasoup drops
+// a report for a stream it has not seen yet, and switches a viewer between layers only once both have had one: so a
+// layer's reports that come before its first RTP packet are held, and the last of them sent just after that packet.
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { RtpTarget } from './rtp.js';
@@ -11,7 +14,14 @@ import { bindLoopback, closeSockets } from './udpPorts.js';
 interface LayerInput {
   rtp: Socket;
   rtcp: Socket;
+  /** Its first RTP packet has gone on. */
+  flowing: boolean;
+  /** Its last sender report from before that. */
+  heldReport: Buffer | undefined;
 }
+
+/** After a layer's first RTP packet, before its held report (mediasoup then knows the stream; RTP and RTCP come on separate sockets). */
+const HELD_REPORT_DELAY_MS = 20;
 
 export class LayerMux {
   private readonly rtp: Socket = createSocket('udp4');
@@ -19,16 +29,23 @@ export class LayerMux {
   private readonly inputs: LayerInput[];
   readonly ready: Promise<void>;
   private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   constructor(
     private readonly target: Pick<RtpTarget, 'ip' | 'port' | 'rtcpPort' | 'localPort'>,
     layers: number,
     private readonly logger: Logger,
   ) {
-    this.inputs = Array.from({ length: layers }, () => ({ rtp: createSocket('udp4'), rtcp: createSocket('udp4') }));
+    this.inputs = Array.from({ length: layers }, () => ({ rtp: createSocket('udp4'), rtcp: createSocket('udp4'), flowing: false, heldReport: undefined }));
     for (const input of this.inputs) {
-      input.rtp.on('message', (packet) => this.rtp.send(packet, target.port, target.ip));
-      input.rtcp.on('message', (packet) => this.rtcp.send(packet, target.rtcpPort, target.ip));
+      input.rtp.on('message', (packet) => {
+        this.rtp.send(packet, target.port, target.ip);
+        if (!input.flowing) this.startFlowing(input);
+      });
+      input.rtcp.on('message', (packet) => {
+        if (input.flowing) this.sendReport(packet);
+        else input.heldReport = packet;
+      });
     }
     this.rtcp.on('message', () => undefined); // the SFU's receiver reports and key-frame requests: FFmpeg cannot take them
     for (const socket of this.sockets()) socket.on('error', (error) => this.logger.warn({ err: error }, 'layer mux socket error'));
@@ -49,7 +66,25 @@ export class LayerMux {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     closeSockets(this.sockets());
+  }
+
+  private startFlowing(input: LayerInput): void {
+    input.flowing = true;
+    const report = input.heldReport;
+    input.heldReport = undefined;
+    if (!report) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (!this.closed) this.sendReport(report);
+    }, HELD_REPORT_DELAY_MS);
+    this.timers.add(timer);
+  }
+
+  private sendReport(packet: Buffer): void {
+    this.rtcp.send(packet, this.target.rtcpPort, this.target.ip);
   }
 
   private sockets(): Socket[] {

@@ -122,6 +122,14 @@ export class ManagedFfmpeg extends EventEmitter<ManagedFfmpegEvents> {
     command.run();
   }
 
+  /** Ends the current run at once and starts a new one (its outputs set up anew): what they are made from changed. Not counted as a restart after a crash. */
+  async restart(): Promise<void> {
+    if (this.current === 'closed') return;
+    clearTimeout(this.restartTimer);
+    await this.stop(false);
+    if (this.state !== 'closed') this.start(); // unless closed meanwhile
+  }
+
   /** Ends FFmpeg (gracefully if so configured) and waits until it has exited. */
   async close(): Promise<void> {
     if (this.current === 'closed') return;

@@ -32,6 +32,8 @@ export interface FlvSource {
   readonly name: string;
   readonly tracks: FeedTracks;
   readonly ended: boolean;
+  /** How many times the video changed ('videoConfig'): what was read of it before is out of date once this grows. */
+  readonly videoVersion: number;
   /**
    * `onEnd`: called once when the stream is over (at once if it already is). Each subscriber hears of the end
    * through its own subscription, so any number of them adds no listener to the feed.
@@ -65,6 +67,7 @@ export class FlvFeed extends EventEmitter<{ end: []; videoConfig: [] }> implemen
   private parameterSets: ReturnType<typeof avcParameterSets>;
   /** A new sequence header came: 'videoConfig' is due at the next key frame. */
   private videoChanged = false;
+  private videoChanges = 0;
   private gop: FlvTag[] = [];
   private gopBytes = 0;
   private offset = 0;
@@ -82,6 +85,10 @@ export class FlvFeed extends EventEmitter<{ end: []; videoConfig: [] }> implemen
 
   get ended(): boolean {
     return this.endedFlag;
+  }
+
+  get videoVersion(): number {
+    return this.videoChanges;
   }
 
   /** Who takes the stream now (players, muxers, relays, recorders): an on-demand rendition with none is idle. */
@@ -114,6 +121,7 @@ export class FlvFeed extends EventEmitter<{ end: []; videoConfig: [] }> implemen
     }
     if (keyFrame && this.videoChanged) {
       this.videoChanged = false;
+      this.videoChanges++;
       this.emit('videoConfig');
     }
   }

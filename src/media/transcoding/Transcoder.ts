@@ -21,7 +21,7 @@ import type { LiveStream, StreamAddress, StreamRegistry } from '../../streams/St
 import type { FfmpegProcesses, FfmpegState, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
 import { h264OpusTracks, rtpTargets } from '../ffmpeg/rtp.js';
 import type { FlvFeed, FlvSource } from '../flv/FlvFeed.js';
-import { parseRenditionName, planRendition, renditionName, type RenditionOutput, type RenditionPlan, type SourceVideo } from './plan.js';
+import { fittedRendition, parseRenditionName, planRendition, renditionName, type RenditionOutput, type RenditionPlan, type SourceVideo } from './plan.js';
 import { renditionEncoder } from './RenditionEncoder.js';
 import { probeSourceVideo } from './sourceProbe.js';
 
@@ -96,8 +96,13 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   /** Starts in progress by rendition key: a second request for the same rendition waits for the first. */
   private readonly starting = new Map<string, Promise<void>>();
   private readonly stopping = new Set<Promise<void>>();
-  /** One probe per source feed, for its ladder and its renditions (a failed one is forgotten, so the next start asks again). */
-  private readonly probes = new WeakMap<FlvSource, Promise<SourceVideo | undefined>>();
+  /**
+   * One probe per source feed and video version (a size change makes a new one), for its ladder and its renditions;
+   * a failed one is forgotten, so the next start asks again.
+   */
+  private readonly probes = new WeakMap<FlvSource, { version: number; video: Promise<SourceVideo | undefined> }>();
+  /** Each source's listener for a change of its video (renditions follow it). */
+  private readonly videoListeners = new Map<LiveStream, () => void>();
   private readonly refusalCounts = new Map<RenditionRefusal, number>();
   /** Places taken under maxRenditions: renditions running and starting. */
   private places = 0;
@@ -196,6 +201,19 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   }
 
   /**
+   * A WebRTC ladder's layers planned again for its source's video as it is now (after a size change), from their
+   * templates as they are now. A layer that would be upscaled is brought within the source (its track exists: it
+   * cannot be left out as at the start); a source that cannot be read keeps its layers as they were.
+   */
+  async refitWebrtcLadder(layers: readonly RenditionPlan[], source: StreamIdentity, feed: FlvSource): Promise<RenditionPlan[]> {
+    const video = await this.probe(feed, streamPath(source));
+    return layers.map((layer) => {
+      const template = this.templates.get(layer.templateId);
+      return video && template ? fittedRendition(template, video) : layer;
+    });
+  }
+
+  /**
    * What an HLS multivariant playlist of a source lists besides the source: the renditions of the templates that
    * apply to it and fit it (on-demand ones start when a player asks for their playlist), with the source's video as
    * probed (undefined when it has none or cannot be read: then no rendition either).
@@ -231,6 +249,8 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.idleTimer);
+    for (const [source, onVideoChange] of this.videoListeners) source.feed.off('videoConfig', onVideoChange);
+    this.videoListeners.clear();
     await Promise.allSettled([...this.starting.values()]);
     for (const rendition of [...this.renditions.values()]) this.stop(rendition, 'server shutting down');
     await Promise.all([...this.stopping]);
@@ -240,6 +260,9 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
 
   private streamLive(source: LiveStream): void {
     if (source.rendition || this.closed) return;
+    const onVideoChange = () => this.sourceVideoChanged(source);
+    source.feed.on('videoConfig', onVideoChange);
+    this.videoListeners.set(source, onVideoChange);
     const always = this.listTemplates().filter((t) => t.trigger === 'always' && this.applies(t, source));
     if (always.length === 0) return;
     const keys = always.map((t) => streamKey(source.ingestDomain, { app: source.app, stream: renditionName(source.stream, t.id) }));
@@ -251,6 +274,9 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   }
 
   private streamOffline(live: LiveStream): void {
+    const onVideoChange = this.videoListeners.get(live);
+    if (onVideoChange) live.feed.off('videoConfig', onVideoChange);
+    this.videoListeners.delete(live);
     for (const rendition of [...this.renditions.values()]) {
       if (rendition.source === live) this.stop(rendition, `source ${streamPath(live)} ended`);
       else if (rendition.live === live) this.stop(rendition, 'stream closed');
@@ -264,6 +290,39 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
       if (rendition.live.room.viewerCount + rendition.feed.subscriberCount > 0) rendition.idleSince = now;
       else if (now - rendition.idleSince >= this.options.config.idleSeconds * 1000) this.stop(rendition, `no viewer for ${this.options.config.idleSeconds} s`);
     }
+  }
+
+  /**
+   * The source's video changed mid-stream (another size): each of its renditions is planned again from the
+   * template it started with, and its FFmpeg restarted if the plan changed. One the source no longer fits (it would
+   * be upscaled) stops, with the refusal's reason.
+   */
+  private sourceVideoChanged(source: LiveStream): void {
+    const renditions = [...this.renditions.values()].filter((r) => r.source === source);
+    if (renditions.length === 0 || this.closed) return;
+    const replanned = this.probe(source.feed, streamPath(source)).then((video) => {
+      const changed = new Set<Encoder>();
+      for (const rendition of renditions) {
+        if (this.renditions.get(rendition.key) !== rendition) continue;
+        const stream = rendition.live.stream;
+        if (!video) {
+          this.stop(rendition, this.refuse('no_video', stream, new Refusal('conflict', `stream ${streamPath(source)} has no video any more`)).reason);
+          continue;
+        }
+        const planned = planRendition(rendition.template, video);
+        if ('misfit' in planned) {
+          this.stop(rendition, this.refuse(planned.misfit.reason, stream, new Refusal('conflict', `rendition ${source.app}/${stream} stopped, the source is now ${video.width}x${video.height}: ${planned.misfit.message}`)).reason);
+          continue;
+        }
+        const before = rendition.output.plan;
+        if (JSON.stringify(planned.plan) === JSON.stringify(before)) continue;
+        rendition.output = { ...rendition.output, plan: planned.plan };
+        changed.add(rendition.encoder);
+        this.options.logger.info({ stream: streamPath(rendition.live), from: `${before.width}x${before.height}`, to: `${planned.plan.width}x${planned.plan.height}` }, 'rendition follows its source to a new size');
+      }
+      for (const encoder of changed) this.rebuild(encoder, true);
+    });
+    void this.track(replanned);
   }
 
   /** Which templates apply to a stream: those the best-matching ladder names, and those whose own match it meets. */
@@ -319,13 +378,12 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   }
 
   private probe(feed: FlvSource, name: string): Promise<SourceVideo | undefined> {
-    let probe = this.probes.get(feed);
-    if (!probe) {
-      probe = probeSourceVideo(feed, name, PROBE_TIMEOUT_MS);
-      this.probes.set(feed, probe);
-      probe.catch(() => this.probes.delete(feed));
-    }
-    return probe;
+    const cached = this.probes.get(feed);
+    if (cached?.version === feed.videoVersion) return cached.video;
+    const probe = { version: feed.videoVersion, video: probeSourceVideo(feed, name, PROBE_TIMEOUT_MS) };
+    this.probes.set(feed, probe);
+    probe.video.catch(() => this.probes.get(feed) === probe && this.probes.delete(feed));
+    return probe.video;
   }
 
   private async sourceVideo(source: LiveStream, stream: string): Promise<SourceVideo> {
@@ -389,10 +447,13 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     encoder.renditions.add(rendition);
   }
 
-  /** Makes the encoder's FFmpeg encode its renditions now: stops the running one, starts one for what is left. */
-  private rebuild(encoder: Encoder): void {
+  /**
+   * Makes the encoder's FFmpeg encode its renditions now: stops the running one, starts one for what is left.
+   * `replanned`: their plans changed, so it restarts even for the same renditions.
+   */
+  private rebuild(encoder: Encoder, replanned = false): void {
     const rebuilt = encoder.update.then(async () => {
-      if (sameSet(encoder.encoding, encoder.renditions) && encoder.ffmpeg) return;
+      if (!replanned && sameSet(encoder.encoding, encoder.renditions) && encoder.ffmpeg) return;
       await encoder.ffmpeg?.close();
       encoder.ffmpeg = undefined;
       encoder.encoding = new Set(encoder.renditions);

@@ -99,6 +99,28 @@ export function planRendition(template: TranscodeTemplate, source: SourceVideo):
   };
 }
 
+/**
+ * The rendition a template makes of a source, brought within the source where it asks for more: its size scaled
+ * down (aspect kept) and its frame rate lowered to the source's. For a WebRTC ladder layer whose source shrank
+ * mid-stream: the layer's track exists, so it cannot be left out as at the start.
+ */
+export function fittedRendition(template: TranscodeTemplate, source: SourceVideo): RenditionPlan {
+  const planned = planRendition(template, source);
+  if ('plan' in planned) return planned.plan;
+  const { width, height, fps } = template.video;
+  const scale = Math.min(1, width === undefined ? 1 : source.width / width, height === undefined ? 1 : source.height / height);
+  const sourceFps = source.rate === undefined ? undefined : rateValue(source.rate);
+  const video = {
+    ...template.video,
+    width: width === undefined ? undefined : Math.min(evenFloor(source.width), evenRound(width * scale)),
+    height: height === undefined ? undefined : Math.min(evenFloor(source.height), evenRound(height * scale)),
+    fps: fps === undefined || sourceFps === undefined ? fps : Math.min(fps, sourceFps),
+  };
+  const fitted = planRendition({ ...template, video }, source);
+  if ('misfit' in fitted) throw new Error(`template ${template.id} does not fit ${source.width}x${source.height} even scaled down: ${fitted.misfit.message}`);
+  return fitted.plan;
+}
+
 /** Width and/or height as asked, the other following the source's aspect ratio; even, and within the source. */
 function outputSize(width: number | undefined, height: number | undefined, source: SourceVideo): { width: number; height: number } {
   const maxWidth = evenFloor(source.width);
