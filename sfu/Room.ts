@@ -47,11 +47,19 @@ export interface ViewerLink {
 
 export type RoomEvents = { close: []; viewer: [WebRtcViewer] };
 
+/** How often the viewers' bitrate floor follows the lowest simulcast layer's bitrate. */
+const FLOOR_INTERVAL_MS = 1000;
+/** The floor over the lowest layer's bitrate: for its key frames, and for the loss mediasoup discounts an estimate by. */
+const FLOOR_MARGIN = 1.5;
+
 export class Room extends EventEmitter<RoomEvents> {
   private publisher: WebRtcPublisher | PlainPublisher | undefined;
   private origin: (RoomRouter & { payloadKey: string }) | undefined;
   private readonly routers = new Map<string, RoomRouter>();
   private readonly viewers = new Set<WebRtcViewer>();
+  /** Viewers' least bandwidth estimate, bps (0: none yet), and the timer that follows it. */
+  private bitrateFloor = 0;
+  private floorTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Router placement runs one at a time, so two joins never build the same delivery router twice. */
   private placement: Promise<unknown> = Promise.resolve();
@@ -154,6 +162,10 @@ export class Room extends EventEmitter<RoomEvents> {
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
     this.routers.set(`${slot.index}/${this.origin.payloadKey}`, this.origin);
     publisher.once('close', () => this.close());
+    if (publisher.producers.some((p) => p.kind === 'video' && p.type === 'simulcast')) {
+      this.floorTimer = setInterval(() => void this.followLowestLayer(), FLOOR_INTERVAL_MS);
+      this.floorTimer.unref();
+    }
     logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`) }, 'publisher created');
     return created.result;
   }
@@ -178,6 +190,7 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     this.viewers.add(result.viewer);
     result.viewer.once('close', () => this.viewers.delete(result.viewer));
+    if (this.bitrateFloor > 0) result.viewer.setBitrateFloor(this.bitrateFloor);
     logger.info({ worker: slot.index, consumers: result.viewer.consumers.map((c) => `${c.kind}:${c.type}/${c.rtpParameters.codecs[0]?.payloadType}`) }, 'viewer created');
     this.emit('viewer', result.viewer);
     return result;
@@ -198,12 +211,26 @@ export class Room extends EventEmitter<RoomEvents> {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.floorTimer);
     this.publisher?.close('stream ended');
     for (const viewer of this.viewers) viewer.close('stream ended');
     for (const { router } of this.routers.values()) router.close();
     this.routers.clear();
     this.logger.info('room closed');
     this.emit('close');
+  }
+
+  /** Keeps every viewer's bandwidth estimate above the stream's lowest simulcast layer (see WebRtcViewer.setBitrateFloor). */
+  private async followLowestLayer(): Promise<void> {
+    const video = this.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+    if (!video || video.closed) return;
+    const stats = await video.getStats().catch(() => []);
+    const rates = stats.filter((s) => s.score > 0 && s.bitrate > 0).map((s) => s.bitrate);
+    if (rates.length === 0 || this.closed) return;
+    const floor = Math.round(Math.min(...rates) * FLOOR_MARGIN);
+    if (Math.abs(floor - this.bitrateFloor) <= this.bitrateFloor * 0.1) return;
+    this.bitrateFloor = floor;
+    for (const viewer of this.viewers) viewer.setBitrateFloor(floor);
   }
 
   /** The router that serves a viewer with this plan: the origin when it fits, else a delivery router. */

@@ -159,6 +159,17 @@ export class WebRtcViewer extends WebRtcPeer {
     return layers ? { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer ?? 0 } : null;
   }
 
+  /**
+   * The least its bandwidth estimate may fall to (bps): set from the stream's lowest simulcast layer. Under that
+   * layer's bitrate mediasoup sends no video at all, and an estimate with nothing to measure recovers over many
+   * seconds (8–9 s without a picture after a cap's onset, measured on the WebRTC ladder); at the floor the viewer
+   * keeps the lowest layer.
+   */
+  setBitrateFloor(bps: number): void {
+    if (!this.consumers.some((c) => (c.type === 'simulcast' || c.type === 'svc') && hasBandwidthEstimation(c))) return;
+    this.transport.setMinOutgoingBitrate(bps).catch((error: unknown) => this.logger.debug({ error: String(error) }, 'setting the bitrate floor failed'));
+  }
+
   /** Pins the simulcast layer this viewer receives: a ceiling, below which the bandwidth estimate still decides. */
   async setPreferredLayers(layers: Layers): Promise<void> {
     this.pinned = true;
