@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, resolveConfig } from '../../src/config/config.js';
 import { validateTranscodeTemplate } from '../../src/config/transcoding.js';
-import { filterGraph, h264Level, parseRenditionName, planRendition, renditionName, renditionOutputs, type RenditionPlan, type SourceVideo } from '../../src/media/transcoding/plan.js';
+import { filterGraph, fittedRendition, h264Level, parseRenditionName, planRendition, renditionName, renditionOutputs, type RenditionPlan, type SourceVideo } from '../../src/media/transcoding/plan.js';
 
 const template = (video: Record<string, unknown>, fields: Record<string, unknown> = {}) => validateTranscodeTemplate({ id: 'sd', video: { bitrateKbps: 500, ...video }, ...fields });
 const SOURCE: SourceVideo = { width: 640, height: 360, rate: '30/1' };
@@ -97,6 +97,15 @@ describe('what a template makes of a source', () => {
     expect(plan({ fps: 30 }, { ...SOURCE, rate: '30000/1001' })).toMatchObject({ rate: '30000/1001' });
     expect(planRendition(template({ fps: 60 }), SOURCE)).toEqual({ misfit: { reason: 'fps', message: "template sd asks for 60 fps, above the source's 30 fps" } });
     expect(plan({ fps: 24 }, { ...SOURCE, rate: undefined })).toMatchObject({ rate: '24', gopFrames: 24 });
+  });
+
+  it('brings a WebRTC ladder layer within a source that shrank, keeping its aspect and its bitrate', () => {
+    const small: SourceVideo = { width: 320, height: 240, rate: '25/1' };
+    expect(fittedRendition(template({ width: 480 }), small)).toMatchObject({ width: 320, height: 240, bitrateKbps: 500 });
+    expect(fittedRendition(template({ width: 640, height: 360 }), small)).toMatchObject({ width: 320, height: 180 });
+    expect(fittedRendition(template({ height: 180, fps: 30 }), small)).toMatchObject({ width: 240, height: 180, fps: 25, dropToFps: undefined });
+    // One that fits is planned as usual.
+    expect(fittedRendition(template({ height: 180 }), SOURCE)).toEqual(plan({ height: 180 }));
   });
 
   it('picks the lowest H264 level from 3.1 that fits, and declares it in the profile-level-id', () => {
