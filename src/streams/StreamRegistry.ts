@@ -249,6 +249,9 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     details: PublishDetails | undefined,
   ): LiveStream {
     this.pending.delete(key);
+    // The room can end (its worker died) between the publisher's creation and this commit; its 'close' has then
+    // been heard already, and nothing would ever take the stream offline again.
+    if (room.isClosed) throw new Refusal('unavailable', `stream ${key} ended while it went live`);
     const stream: LiveStream = {
       key,
       app: request.app,
