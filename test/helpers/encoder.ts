@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { encodeTag, flvHeader, FlvDemuxer, TAG_SCRIPT, type FlvTag } from '../../src/media/flv/tag.js';
 import type { VideoTiming } from './media.js';
 
 const run = promisify(execFile);
@@ -115,24 +116,16 @@ export async function resizingFlv(dir: string, parts: { size: string; seconds: n
       return file;
     }),
   );
-  const spliced: Buffer[] = [];
+  const spliced: Buffer[] = [flvHeader(true, true)];
   let offset = 0;
   for (const [i, file] of files.entries()) {
-    const bytes = await readFile(file);
-    if (i === 0) spliced.push(bytes.subarray(0, 13));
-    let end = offset;
-    for (let at = 13; at + 11 <= bytes.length; ) {
-      const size = bytes.readUIntBE(at + 1, 3);
-      const tag = Buffer.from(bytes.subarray(at, at + 11 + size + 4));
-      at += 11 + size + 4;
-      if (tag[0] === 18 && i > 0) continue; // one onMetaData, the first part's
-      const timestamp = offset + (tag.readUIntBE(4, 3) | ((tag[7] ?? 0) << 24));
-      tag.writeUIntBE(timestamp & 0xffffff, 4, 3);
-      tag[7] = (timestamp >>> 24) & 0xff;
-      end = Math.max(end, timestamp);
-      spliced.push(tag);
-    }
-    offset = end + 34;
+    const tags: FlvTag[] = [];
+    const error = new FlvDemuxer((tag) => tags.push(tag)).write(await readFile(file));
+    if (error) throw new Error(`${file}: ${error}`);
+    // One onMetaData, the first part's.
+    const kept = tags.filter((tag) => i === 0 || tag.type !== TAG_SCRIPT).map((tag) => ({ ...tag, timestamp: tag.timestamp + offset }));
+    spliced.push(...kept.map(encodeTag));
+    offset = Math.max(offset, ...kept.map((tag) => tag.timestamp)) + 34;
   }
   const file = join(dir, 'resizing.flv');
   await writeFile(file, Buffer.concat(spliced));
