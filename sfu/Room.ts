@@ -54,6 +54,10 @@ const FLOOR_MARGIN = 1.5;
 
 export class Room extends EventEmitter<RoomEvents> {
   private publisher: WebRtcPublisher | PlainPublisher | undefined;
+  /** The simulcast video new viewers get instead of the publisher's single layer (a WebRTC ladder), while it lasts. */
+  private ladder: PlainPublisher | undefined;
+  /** Raised when the video viewers get changes: routers placed before serve only the viewers they have. */
+  private generation = 0;
   private origin: (RoomRouter & { payloadKey: string }) | undefined;
   private readonly routers = new Map<string, RoomRouter>();
   private readonly viewers = new Set<WebRtcViewer>();
@@ -81,9 +85,10 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.viewers.size;
   }
 
-  /** The tracks the publisher sends, in the order of stats().ingress. */
+  /** The tracks viewers get, in the order of stats().ingress: the publisher's, its video as a WebRTC ladder if it has one. */
   tracks(): TrackInfo[] {
-    return this.producers.map(trackOf);
+    const ladderVideo = this.ladder?.producers[0];
+    return this.producers.map((p) => trackOf(p.kind === 'video' && ladderVideo ? ladderVideo : p));
   }
 
   /**
@@ -160,14 +165,64 @@ export class Room extends EventEmitter<RoomEvents> {
     const tracks = publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: mediaCodec(p.rtpParameters) }));
     this.publisher = publisher;
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
-    this.routers.set(`${slot.index}/${this.origin.payloadKey}`, this.origin);
+    this.routers.set(this.routerKey(slot, this.origin.payloadKey), this.origin);
     publisher.once('close', () => this.close());
-    if (publisher.producers.some((p) => p.kind === 'video' && p.type === 'simulcast')) {
-      this.floorTimer = setInterval(() => void this.followLowestLayer(), FLOOR_INTERVAL_MS);
-      this.floorTimer.unref();
-    }
+    const simulcast = publisher.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+    if (simulcast) this.followLayers(simulcast);
     logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`) }, 'publisher created');
     return created.result;
+  }
+
+  /**
+   * Serves new viewers this simulcast video in place of the publisher's single-layer one: a WebRTC ladder, the
+   * publisher's own video as its top layer and renditions of it below, sent as plain RTP from a local process. Viewers
+   * already there keep what they get. When it closes, new viewers get the publisher's video again; it closes with
+   * the room.
+   */
+  async serveVideoLadder(sessionId: string, spec: PlainTrackSpec): Promise<PlainPublisher> {
+    const origin = this.origin;
+    if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} is not live`);
+    const index = origin.tracks.findIndex((t) => t?.kind === 'video');
+    if (spec.kind !== 'video' || index < 0 || this.ladder) throw new Error(`room ${this.id} cannot take a video ladder`);
+    const publisher = await PlainPublisher.create(sessionId, origin.router, origin.slot, [spec], this.logger.child({ session: sessionId, role: 'ladder' }));
+    const [producer] = publisher.producers;
+    if (this.closed || !producer) {
+      publisher.close('stream ended');
+      throw new StreamOfflineError(`stream ${this.id} ended while its ladder started`);
+    }
+    const direct = origin.tracks[index];
+    this.ladder = publisher;
+    this.serve(index, { producerId: producer.id, kind: 'video', codec: mediaCodec(producer.rtpParameters) });
+    publisher.once('close', () => {
+      this.ladder = undefined;
+      if (!this.closed && direct) this.serve(index, direct);
+    });
+    this.followLayers(producer);
+    return publisher;
+  }
+
+  /** New viewers get `track` as the stream's track `index`: on the origin router, and on delivery routers made from now on. */
+  private serve(index: number, track: TrackSource): void {
+    const origin = this.origin;
+    if (!origin) return;
+    origin.tracks[index] = track;
+    this.generation++;
+    this.routers.set(this.routerKey(origin.slot, origin.payloadKey), origin);
+  }
+
+  private routerKey(slot: WorkerSlot, payloadKey: string): string {
+    return `${this.generation}/${slot.index}/${payloadKey}`;
+  }
+
+  /** Viewers of a simulcast video follow its layers: their bitrate floor its lowest, pinned ones the layers that have media. */
+  private followLayers(video: ms.Producer): void {
+    video.on('score', (scores) => {
+      const live = (video.rtpParameters.encodings ?? []).map((e) => scores.some((s) => (s.ssrc === e.ssrc || (e.rid !== undefined && s.rid === e.rid)) && s.score > 0));
+      for (const viewer of this.viewers) viewer.followLiveLayers(live);
+    });
+    if (this.floorTimer) return;
+    this.floorTimer = setInterval(() => void this.followLowestLayer(), FLOOR_INTERVAL_MS);
+    this.floorTimer.unref();
   }
 
   /** Takes a WHEP offer; the viewer is placed on a worker with room in its budget. */
@@ -212,6 +267,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.floorTimer);
+    this.ladder?.close('stream ended');
     this.publisher?.close('stream ended');
     for (const viewer of this.viewers) viewer.close('stream ended');
     for (const { router } of this.routers.values()) router.close();
@@ -222,7 +278,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** Keeps every viewer's bandwidth estimate above the stream's lowest simulcast layer (see WebRtcViewer.setBitrateFloor). */
   private async followLowestLayer(): Promise<void> {
-    const video = this.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+    const video = [...(this.ladder?.producers ?? []), ...this.producers].find((p) => p.kind === 'video' && p.type === 'simulcast');
     if (!video || video.closed) return;
     const stats = await video.getStats().catch(() => []);
     const rates = stats.filter((s) => s.score > 0 && s.bitrate > 0).map((s) => s.bitrate);
@@ -240,7 +296,7 @@ export class Room extends EventEmitter<RoomEvents> {
     const budget = this.options.viewersPerWorker;
     const workers = [...this.pool.all()].sort((a, b) => (a === origin.slot ? -1 : b === origin.slot ? 1 : a.load - b.load));
     const slot = workers.find((w) => w.load < budget) ?? [...workers].sort((a, b) => a.load - b.load)[0] ?? origin.slot;
-    const key = `${slot.index}/${plan.payloadKey}`;
+    const key = this.routerKey(slot, plan.payloadKey);
     const existing = this.routers.get(key);
     if (existing) return existing;
 

@@ -116,12 +116,15 @@ export class WebRtcViewer extends WebRtcPeer {
       throw error;
     }
     const viewer = new WebRtcViewer({ id, transport, slot, offer, timeouts, logger }, consumers);
-    if (!options.preferredLayers) viewer.raiseCeilings();
+    if (options.preferredLayers) viewer.pin = options.preferredLayers;
+    else viewer.raiseCeilings();
     return { viewer, answer: writeAnswer(offer, viewer.localIce(), sections) };
   }
 
-  /** A pin (?spatialLayer or POST …/layer) is the viewer's own ceiling: the server no longer moves it. */
-  private pinned = false;
+  /** A pin (?spatialLayer or POST …/layer) is the viewer's own ceiling: the server no longer raises it. */
+  private pin: Layers | undefined;
+  /** The layer sent in place of the pinned one while no layer up to the pin has media (see followLiveLayers). */
+  private standIn: number | undefined;
 
   /**
    * Once a layered consumer sends its first (lowest) layer, lifts its ceiling: to the top layer when the viewer
@@ -137,7 +140,7 @@ export class WebRtcViewer extends WebRtcPeer {
       const raise = (layers: ms.ConsumerLayers | undefined): void => {
         if (!layers) return;
         consumer.off('layerschange', raise);
-        if (this.pinned || consumer.closed) return;
+        if (this.pin || consumer.closed) return;
         consumer.setPreferredLayers({ spatialLayer: ceiling }).catch((error: unknown) => this.logger.debug({ error: String(error) }, 'raising the layer ceiling failed'));
       };
       consumer.on('layerschange', raise);
@@ -172,9 +175,30 @@ export class WebRtcViewer extends WebRtcPeer {
 
   /** Pins the simulcast layer this viewer receives: a ceiling, below which the bandwidth estimate still decides. */
   async setPreferredLayers(layers: Layers): Promise<void> {
-    this.pinned = true;
+    this.pin = layers;
+    this.standIn = undefined;
+    await this.applyLayers(layers);
+  }
+
+  /**
+   * Which simulcast layers have media now (by mediasoup's score of each, lowest first). mediasoup never sends a
+   * pinned viewer a layer above its pin, so when every layer up to the pin is dead (a ladder's renditions while
+   * their FFmpeg restarts) the viewer gets the lowest live one above it until one up to the pin is back.
+   */
+  followLiveLayers(live: readonly boolean[]): void {
+    const pin = this.pin;
+    if (!pin) return;
+    const above = live.findIndex((isLive, layer) => isLive && layer > pin.spatialLayer);
+    const standIn = live.slice(0, pin.spatialLayer + 1).some(Boolean) || above < 0 ? undefined : above;
+    if (standIn === this.standIn) return;
+    this.standIn = standIn;
+    this.logger.info({ pinned: pin.spatialLayer, sent: standIn ?? pin.spatialLayer }, standIn === undefined ? 'pinned layer back' : 'no layer up to the pinned one has media: sending a higher one meanwhile');
+    this.applyLayers(standIn === undefined ? pin : { spatialLayer: standIn }).catch((error: unknown) => this.logger.debug({ error: String(error) }, 'changing the layers failed'));
+  }
+
+  private async applyLayers(layers: Layers): Promise<void> {
     for (const consumer of this.consumers) {
-      if (consumer.type === 'simulcast' || consumer.type === 'svc') await consumer.setPreferredLayers(layers);
+      if ((consumer.type === 'simulcast' || consumer.type === 'svc') && !consumer.closed) await consumer.setPreferredLayers(layers);
     }
   }
 }

@@ -20,7 +20,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { bindLoopback, closeSockets } from '../media/ffmpeg/udpPorts.js';
-import { wallClockMs } from './bridgeInput.js';
+import { senderReport, wallClockMs } from '../media/ffmpeg/rtcp.js';
 
 export interface PacerTarget {
   /** Where the SFU takes the track's RTP and RTCP. */
@@ -42,8 +42,6 @@ const MAX_QUEUE_MS = 120;
 /** A packet this much later than its schedule, with nothing queued, starts a new schedule (a gap in the audio). */
 const GAP_MS = 300;
 const SR_INTERVAL_MS = 1_000;
-/** NTP seconds at the Unix epoch. */
-const NTP_EPOCH_OFFSET_S = 2_208_988_800;
 
 interface Queued {
   packet: Buffer;
@@ -210,23 +208,12 @@ export class OpusPacer {
     }
   }
 
-  /** An RTCP sender report (RFC 3550 §6.4.1): the wall clock now, and the RTP time of now. */
+  /** An RTCP sender report: the wall clock now, and the RTP time of now. */
   private sendReport(): void {
     const last = this.lastSent;
     if (!last || this.closed) return;
     const now = this.now();
-    const wall = wallClockMs() / 1000 + NTP_EPOCH_OFFSET_S;
-    const seconds = Math.floor(wall);
-    const report = Buffer.alloc(28);
-    report[0] = 0x80;
-    report[1] = 200;
-    report.writeUInt16BE(6, 2);
-    report.writeUInt32BE(this.target.ssrc >>> 0, 4);
-    report.writeUInt32BE(seconds >>> 0, 8);
-    report.writeUInt32BE(Math.min(0xffffffff, Math.floor((wall - seconds) * 2 ** 32)), 12);
-    report.writeUInt32BE((last.ts + Math.round(((now - last.at) * CLOCK_RATE) / 1000)) >>> 0, 16);
-    report.writeUInt32BE(this.packets >>> 0, 20);
-    report.writeUInt32BE(this.octets >>> 0, 24);
+    const report = senderReport({ ssrc: this.target.ssrc, wallMs: wallClockMs(), rtpTimestamp: last.ts + Math.round(((now - last.at) * CLOCK_RATE) / 1000), packets: this.packets, octets: this.octets });
     this.rtcp.send(report, this.target.rtcpPort, this.target.ip);
     this.stats.reports++;
   }

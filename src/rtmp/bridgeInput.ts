@@ -10,6 +10,7 @@
 import { PassThrough } from 'node:stream';
 import type { FfmpegCommand } from 'fluent-ffmpeg';
 import type { RunInput } from '../media/ffmpeg/ManagedFfmpeg.js';
+import { wallClockMs } from '../media/ffmpeg/rtcp.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
 import { encodeTag, flvHeader, isSequenceHeader, TAG_AUDIO, TAG_SCRIPT, type FlvTag } from '../media/flv/tag.js';
 
@@ -18,8 +19,6 @@ const MAX_PENDING_BYTES = 16 * 1024 * 1024;
 /** The audio timeline is put back on the arrival clock when it is this far off it. */
 export const REANCHOR_MS = 250;
 
-/** Wall-clock time in ms (with a fraction), the clock RTCP sender reports carry. */
-export const wallClockMs = (): number => performance.timeOrigin + performance.now();
 
 /**
  * Bridge timestamps: video at arrival (ms since `originMs`, never going backwards: a burst is spread 1 ms apart),

@@ -38,8 +38,9 @@ beforeAll(async () => {
         { id: 'hfr', video: { fps: 60, bitrateKbps: 800 } },
         { id: 'mob', app: 'always', trigger: 'always', video: { height: 240, bitrateKbps: 400 } },
         { id: 'thumb', app: 'always', trigger: 'always', video: { height: 144, bitrateKbps: 150 } },
+        { id: 'low', video: { height: 120, bitrateKbps: 150 } },
       ],
-      ladders: [{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'] }, { app: 'resize', templates: ['ld', 'sd'], webrtc: true }],
+      ladders: [{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'] }, { app: 'resize', templates: ['ld', 'sd'], webrtc: true }, { app: 'wl', templates: ['ld', 'low'], webrtc: true }],
     },
     recording: { directory: dir, templates: [{ id: 'rendition', app: 'always', stream: 'rec_mob', formats: ['mp4'], segmentSeconds: 5 }] },
   });
@@ -294,6 +295,45 @@ function sizeRuns(sizes: string[]): [string, number][] {
   }
   return runs;
 }
+
+describe("a WHIP source's WebRTC ladder", () => {
+  it("serves the publisher's one H264 layer as the top of a simulcast video, renditions below; a crashed rendition FFmpeg leaves its viewers on another layer until it is back", async () => {
+    const publisher = await publish(`${server.httpUrl}/whip/wl/cam`);
+    publishers.push(publisher);
+    await publisher.connected;
+    type Described = { tracks: { kind: string; simulcastLayers: number }[]; viewerLinks: { id: string; layers: { spatialLayer: number } | null }[] };
+    const described = async () => (await (await fetch(`${server.httpUrl}/api/streams/wl/cam`)).json()) as Described;
+    await waitUntil(async () => (await described()).tracks.find((t) => t.kind === 'video')?.simulcastLayers === 3, 'the ladder served');
+    // One FFmpeg makes both renditions (one decode), from the stream's feed.
+    await waitUntil(() => renditionFfmpegs('scale=160:120').length > 0, 'the ladder FFmpeg');
+    const [ffmpeg, ...others] = renditionFfmpegs('scale=160:120', 'scale=240:180');
+    expect(others).toEqual([]);
+    if (!ffmpeg) throw new Error('no ladder FFmpeg');
+
+    const pinned = await Promise.all([0, 1, 2].map((layer) => watch(`${server.httpUrl}/whep/wl/cam?spatialLayer=${layer}`)));
+    const lastSize = async (viewer: Viewer) => (await decodedFrameSizes(viewer.packets.video)).at(-1);
+    const sizes = () => Promise.all(pinned.map(lastSize));
+    const expected = ['160x120', '240x180', '320x240'];
+    await waitUntil(async () => JSON.stringify(await sizes()) === JSON.stringify(expected), 'each layer at its size', 30_000);
+    const links = (await described()).viewerLinks;
+    expect(pinned.map((viewer) => links.find((l) => l.id === viewer.session.location.split('/').at(-1))?.layers?.spatialLayer)).toEqual([0, 1, 2]);
+
+    // The renditions' FFmpeg hangs: the top layer goes on, and the viewers of the lower ones are moved onto it. Killed,
+    // it is restarted, and they are back on their layers.
+    const [lowest] = pinned;
+    if (!lowest) throw new Error('no viewer');
+    process.kill(ffmpeg.pid, 'SIGSTOP');
+    const framesBefore = (await decodedFrameSizes(lowest.packets.video)).length;
+    await waitUntil(async () => (await decodedFrameSizes(lowest.packets.video)).slice(framesBefore).includes('320x240'), 'the lowest viewer on the top layer', 30_000);
+    process.kill(ffmpeg.pid, 'SIGKILL');
+    await waitUntil(async () => (await lastSize(lowest)) === '160x120', 'the lowest viewer back on its layer', 30_000);
+    for (const viewer of pinned) expect(viewer.connectionState()).toBe('connected');
+
+    // The stream ending ends the ladder and its FFmpeg.
+    await publisher.close();
+    await waitUntil(() => renditionFfmpegs('scale=160:120').length === 0, 'the ladder FFmpeg gone');
+  });
+});
 
 describe('a source whose size changes mid-stream', () => {
   it('renditions and WebRTC ladder layers follow it; one that would now be upscaled stops with the reason; the source plays on at its new size', async () => {

@@ -24,6 +24,7 @@ import type { FlvFeed, FlvSource } from '../flv/FlvFeed.js';
 import { fittedRendition, parseRenditionName, planRendition, renditionName, type RenditionOutput, type RenditionPlan, type SourceVideo } from './plan.js';
 import { renditionEncoder } from './RenditionEncoder.js';
 import { probeSourceVideo } from './sourceProbe.js';
+import { WhipLadder, whipLadderMisfit } from './WhipLadder.js';
 
 /** Why a rendition was not started, for whipcast_rendition_refusals_total. */
 export type RenditionRefusal = 'limit' | 'upscale' | 'fps' | 'no_video' | 'source_unreadable' | 'name_taken';
@@ -104,6 +105,8 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   /** Each source's listener for a change of its video (renditions follow it). */
   private readonly videoListeners = new Map<LiveStream, () => void>();
   private readonly refusalCounts = new Map<RenditionRefusal, number>();
+  /** The WebRTC ladders of WHIP sources (the RTMP bridge makes an RTMP source's), and the layers each makes now. */
+  private readonly whipLadders = new Map<LiveStream, { ladder: WhipLadder; layers: RenditionPlan[] }>();
   /** Places taken under maxRenditions: renditions running and starting. */
   private places = 0;
   private closed = false;
@@ -252,6 +255,8 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     for (const [source, onVideoChange] of this.videoListeners) source.feed.off('videoConfig', onVideoChange);
     this.videoListeners.clear();
     await Promise.allSettled([...this.starting.values()]);
+    await Promise.all([...this.whipLadders.values()].map(({ ladder }) => ladder.close()));
+    this.whipLadders.clear();
     for (const rendition of [...this.renditions.values()]) this.stop(rendition, 'server shutting down');
     await Promise.all([...this.stopping]);
   }
@@ -263,6 +268,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     const onVideoChange = () => this.sourceVideoChanged(source);
     source.feed.on('videoConfig', onVideoChange);
     this.videoListeners.set(source, onVideoChange);
+    if (source.protocol === 'whip') void this.track(this.startWhipLadder(source));
     const always = this.listTemplates().filter((t) => t.trigger === 'always' && this.applies(t, source));
     if (always.length === 0) return;
     const keys = always.map((t) => streamKey(source.ingestDomain, { app: source.app, stream: renditionName(source.stream, t.id) }));
@@ -277,10 +283,33 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     const onVideoChange = this.videoListeners.get(live);
     if (onVideoChange) live.feed.off('videoConfig', onVideoChange);
     this.videoListeners.delete(live);
+    const whip = this.whipLadders.get(live);
+    this.whipLadders.delete(live);
+    if (whip) void this.track(whip.ladder.close());
     for (const rendition of [...this.renditions.values()]) {
       if (rendition.source === live) this.stop(rendition, `source ${streamPath(live)} ended`);
       else if (rendition.live === live) this.stop(rendition, 'stream closed');
     }
+  }
+
+  /** A WHIP source's WebRTC ladder, when a ladder with `webrtc: true` matches it and it sends one H264 layer. */
+  private async startWhipLadder(source: LiveStream): Promise<void> {
+    const identity: StreamIdentity = { host: source.host, app: source.app, stream: source.stream };
+    if (!bestMatch(this.options.config.ladders, identity)?.webrtc) return;
+    const misfit = whipLadderMisfit(source.room);
+    if (misfit) {
+      this.options.logger.info({ stream: streamPath(source), reason: misfit }, 'no WebRTC ladder for this WHIP stream');
+      return;
+    }
+    const layers = await this.webrtcLadder(identity, source.feed);
+    if (layers.length === 0 || this.closed || source.room.isClosed || !this.videoListeners.has(source)) return;
+    const ladder = await WhipLadder.start(source.room, source.feed, layers, this.options.ffmpegs, this.options.logger.child({ stream: streamPath(source), component: 'whip-ladder' }));
+    if (this.closed || !this.videoListeners.has(source)) {
+      await ladder.close();
+      return;
+    }
+    this.whipLadders.set(source, { ladder, layers });
+    this.options.logger.info({ stream: streamPath(source), ladder: layers.map((l) => `${l.templateId}:${l.width}x${l.height}@${l.bitrateKbps}k`) }, 'WHIP stream served as a WebRTC ladder');
   }
 
   private stopIdle(): void {
@@ -298,6 +327,16 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
    * be upscaled) stops, with the refusal's reason.
    */
   private sourceVideoChanged(source: LiveStream): void {
+    const whip = this.whipLadders.get(source);
+    if (whip) {
+      const identity: StreamIdentity = { host: source.host, app: source.app, stream: source.stream };
+      const refitted = this.refitWebrtcLadder(whip.layers, identity, source.feed).then(async (layers) => {
+        if (this.whipLadders.get(source) !== whip) return;
+        whip.layers = layers;
+        await whip.ladder.followVideo(layers);
+      });
+      void this.track(refitted);
+    }
     const renditions = [...this.renditions.values()].filter((r) => r.source === source);
     if (renditions.length === 0 || this.closed) return;
     const replanned = this.probe(source.feed, streamPath(source)).then((video) => {
