@@ -445,7 +445,7 @@ describe('refusals', () => {
     expect(await (await fetch(`${server.httpUrl}/api/transcode-templates/tiny`)).json()).toMatchObject({ id: 'tiny', app: 'nowhere', video: { bitrateKbps: 100, gopSeconds: 1, profile: 'baseline', preset: 'veryfast', tune: 'zerolatency' } });
     const list = (await (await fetch(`${server.httpUrl}/api/transcode-templates`)).json()) as { templates: { id: string }[]; ladders: unknown[] };
     expect(list.templates.map((t) => t.id)).toContain('tiny');
-    expect(list.ladders).toEqual([{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'], webrtc: false }, { app: 'resize', templates: ['ld', 'sd'], webrtc: true }]);
+    expect(list.ladders).toEqual([{ app: 'tc', templates: ['ld', 'sd', 'hd', 'hfr'], webrtc: false }, { app: 'resize', templates: ['ld', 'sd'], webrtc: true }, { app: 'wl', templates: ['ld', 'low'], webrtc: true }]);
     expect((await fetch(`${server.httpUrl}/api/transcode-templates/tiny`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${server.httpUrl}/api/transcode-templates/tiny`, { method: 'DELETE' })).status).toBe(404);
     const named = await fetch(`${server.httpUrl}/api/transcode-templates/ld`, { method: 'DELETE' });

@@ -34,6 +34,10 @@ function received(s: Socket, n: number): Promise<{ data: Buffer; from: RemoteInf
   });
 }
 
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
+}
+
 describe('LayerMux', () => {
   it("forwards every layer's RTP and RTCP unchanged, from the track's fixed local ports", async () => {
     const [rtp, rtcp, sender] = [await socket(), await socket(), await socket()];
@@ -82,6 +86,61 @@ describe('LayerMux', () => {
     sender.send(Buffer.from('later'), mux.input(0).rtcpPort, '127.0.0.1');
     await next;
     expect(order).toEqual(['layer 1 rtp', 'layer 0 rtp', 'rtcp first', 'rtcp later']);
+  });
+
+  it("'arrival' mode: sends each layer with its SSRC, writes its sender reports from when its packets arrived, drops other payload types, passes key-frame requests on", async () => {
+    const [rtp, rtcp, sender] = [await socket(), await socket(), await socket()];
+    const localPort = await freeUdpPortPair();
+    const requests: number[] = [];
+    const ssrcs = [1111, 2222];
+    const mux = new LayerMux({ ip: '127.0.0.1', port: rtp.address().port, rtcpPort: rtcp.address().port, localPort }, 2, logger, { from: 'arrival', ssrcs, payloadType: 102, clockRate: 90000, onKeyFrameRequest: (index) => requests.push(index) });
+    muxes.push(mux);
+    await mux.ready;
+    const packet = (payloadType: number, ssrc: number, timestamp: number) => {
+      const p = Buffer.alloc(20);
+      p[0] = 0x80;
+      p[1] = 0x80 | payloadType;
+      p.writeUInt32BE(timestamp, 4);
+      p.writeUInt32BE(ssrc, 8);
+      return p;
+    };
+    const reports = received(rtcp, 1);
+    const forwarded = received(rtp, 1);
+    // An RTX packet (another payload type), the sender's own report: neither goes on.
+    sender.send(packet(103, 99, 5), mux.input(1).port, '127.0.0.1');
+    sender.send(Buffer.from('a sender report'), mux.input(1).rtcpPort, '127.0.0.1');
+    const sentAt = Date.now();
+    sender.send(packet(102, 99, 900_000), mux.input(1).port, '127.0.0.1');
+    const [rtpGot] = await forwarded;
+    expect(rtpGot?.data.readUInt32BE(8)).toBe(2222);
+    expect(rtpGot?.from.port).toBe(localPort);
+    // The layer's first report follows its first packet: its RTP time maps to the wall clock of that packet's arrival.
+    const [report] = await reports;
+    if (!report) throw new Error('no report');
+    expect(report.from.port).toBe(localPort + 1);
+    expect(report.data[1]).toBe(200);
+    expect(report.data.readUInt32BE(4)).toBe(2222);
+    const wallMs = (report.data.readUInt32BE(8) - 2_208_988_800) * 1000 + (report.data.readUInt32BE(12) / 2 ** 32) * 1000;
+    const arrivalMs = wallMs - ((report.data.readUInt32BE(16) - 900_000) / 90_000) * 1000;
+    expect(Math.abs(arrivalMs - sentAt)).toBeLessThan(20);
+    expect(report.data.readUInt32BE(20)).toBe(1); // one packet sent
+    // A PLI (and a FIR) from the SFU for the top layer's SSRC; one for an SSRC it does not know is ignored.
+    const pli = (ssrc: number) => {
+      const p = Buffer.alloc(12);
+      p[0] = 0x81;
+      p[1] = 206;
+      p.writeUInt16BE(2, 2);
+      p.writeUInt32BE(ssrc, 8);
+      return p;
+    };
+    const fir = Buffer.alloc(20);
+    fir[0] = 0x84;
+    fir[1] = 206;
+    fir.writeUInt16BE(4, 2);
+    fir.writeUInt32BE(2222, 12);
+    sender.send(Buffer.concat([pli(7), pli(1111), fir]), localPort + 1, '127.0.0.1');
+    await waitFor(() => requests.length === 2);
+    expect(requests).toEqual([0, 1]);
   });
 
   it('close() frees the fixed ports (idempotently)', async () => {
