@@ -10,13 +10,25 @@
 //                        players (whose feeds run the SFU egress too: its FFmpegs are counted separately)
 //   WebRTC ladder        180p and 360p as simulcast layers of the stream's own track, made by the bridge's FFmpeg
 //
-//   node dist/bench/ladder.js --seconds 15 --warmup 5
+// Then the latency each rendition adds over the source (--latency-seconds, 0 skips it): a time-coded 720p30 RTMP
+// source (bench/lib/rtmp-timecode.ts, x264 veryfast zerolatency, no audio) into a server with the 180p and 360p
+// templates as a WebRTC ladder; one werift viewer at a time (the machine has two cores) plays the source layer, each
+// ladder layer (pinned), and each rendition stream ({stream}_{id}, on demand); its H264 is decoded, scaled back up
+// to 720p and the time code read: glass to glass, and what each adds over the source layer.
+//
+//   node dist/bench/ladder.js --seconds 15 --warmup 5 --latency-seconds 10
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { resolveConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
+import { BenchProcesses, LatencyProbe, type LatencyStats } from './lib/latency.js';
 import { childProcesses, machineInfo, processCpuMs } from './lib/proc.js';
+import { spawnEncoder } from './lib/rtmp-generator.js';
+import { viewRtmp, type RtmpViewer } from './lib/rtmp-viewer.js';
 import { printTable, round, writeResults } from './lib/report.js';
 import { closeServer, freePortRange, sleep, waitFor, type WhipcastServer } from './lib/server.js';
 
@@ -25,6 +37,7 @@ const flags = parseFlags(
     seconds: { type: 'string', default: '15', help: 'CPU measurement window per scenario' },
     warmup: { type: 'string', default: '5', help: 'seconds after the renditions are running before measuring' },
     kbps: { type: 'string', default: '2500', help: "the source's x264 bitrate" },
+    'latency-seconds': { type: 'string', default: '10', help: 'latency measurement window per viewer (0: no latency part)' },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
   },
   'Usage: node dist/bench/ladder.js [options]',
@@ -32,6 +45,7 @@ const flags = parseFlags(
 const seconds = numberFlag('seconds', flags.seconds, 1);
 const warmupSeconds = numberFlag('warmup', flags.warmup, 0);
 const kbps = intFlag('kbps', flags.kbps, 100);
+const latencySeconds = numberFlag('latency-seconds', flags['latency-seconds'], 0);
 
 const TEMPLATES = {
   '180p': { id: 'ld', video: { height: 180, bitrateKbps: 300 } },
@@ -79,6 +93,9 @@ interface Result {
 
 let server: WhipcastServer | undefined;
 let source: ChildProcess | undefined;
+const tmp = mkdtempSync(join(tmpdir(), 'whipcast-bench-ladder-'));
+const procs = new BenchProcesses(tmp);
+const latencyViewers = new Set<RtmpViewer>();
 const players: AbortController[] = [];
 
 /** Which of the server's FFmpegs a command line is. */
@@ -147,6 +164,66 @@ async function run(scenario: Scenario): Promise<Result> {
   };
 }
 
+/** What a viewer of the time-coded source is sent, and whether it is smaller than the source. */
+const LATENCY_TARGETS = [
+  { name: 'source layer (720p, copied)', path: 'cam?spatialLayer=2', upscale: false },
+  { name: 'ladder layer 360p', path: 'cam?spatialLayer=1', upscale: true },
+  { name: 'ladder layer 180p', path: 'cam?spatialLayer=0', upscale: true },
+  { name: 'rendition cam_sd (360p)', path: 'cam_sd', upscale: true },
+  { name: 'rendition cam_ld (180p)', path: 'cam_ld', upscale: true },
+];
+
+interface LatencyResult {
+  target: string;
+  latency: LatencyStats;
+  /** p50 over the source layer's. */
+  addedP50Ms: number | undefined;
+}
+
+async function measureLatency(): Promise<LatencyResult[]> {
+  const live = await startServer(
+    resolveConfig({
+      http: { host: '127.0.0.1', port: 0 },
+      rtmp: { host: '127.0.0.1', port: 0 },
+      rtc: { port: await freePortRange(1), listenIps: [{ ip: '127.0.0.1' }], workers: 1 },
+      log: { level: flags['log-level'] },
+      transcoding: { templates: [TEMPLATES['180p'], TEMPLATES['360p']], ladders: [{ app: 'lat', templates: ['ld', 'sd'], webrtc: true }] },
+    }),
+  );
+  server = live;
+  const timeCodes = procs.source();
+  procs.track(spawnEncoder(timeCodes.fifo, { bframes: 0, audio: false, kbps, gop: 30, preset: 'veryfast', tune: 'zerolatency' }, `rtmp://127.0.0.1:${live.rtmpPort}/lat/cam`));
+  await waitFor(() => live.registry.get('lat', 'cam') !== undefined, 'lat/cam live', 30_000);
+  const results: LatencyResult[] = [];
+  for (const target of LATENCY_TARGETS) {
+    const probe = new LatencyProbe(timeCodes);
+    const decoder = procs.decoder(probe.onBand, { upscale: target.upscale });
+    let fed = false;
+    const viewer = await viewRtmp(`${live.httpUrl}/whep/lat/${target.path}`, (unit) => {
+      if (!fed && !unit.idr) return;
+      fed = true;
+      decoder.write(unit);
+    });
+    latencyViewers.add(viewer);
+    // A pinned viewer starts on what flows first: measured once it is on its layer (a few readable frames in).
+    await waitFor(() => probe.readable > 30, `${target.name}: frames with a readable time code`, 30_000);
+    await sleep(warmupSeconds * 1000);
+    probe.start();
+    await sleep(latencySeconds * 1000);
+    const latency = probe.stop();
+    await viewer.close();
+    latencyViewers.delete(viewer);
+    await procs.closeDecoder(decoder);
+    const source = results[0]?.latency.p50;
+    results.push({ target: target.name, latency, addedP50Ms: source !== undefined && latency.p50 !== undefined ? round(latency.p50 - source, 1) : undefined });
+    console.error(`done: latency of ${target.name}: p50 ${latency.p50 ?? '-'} ms (${latency.frames} frames, ${latency.unreadable} unreadable)`);
+  }
+  await procs.closeAll();
+  await closeServer(live);
+  server = undefined;
+  return results;
+}
+
 runBench(
   'bench:ladder',
   async () => {
@@ -160,12 +237,24 @@ runBench(
       ['scenario', 'bridge %', 'renditions %', 'egress %', 'FFmpegs', 'total %', 'over source only %'],
       results.map((r) => [r.scenario, r.bridgePercent, r.renditionPercent, r.egressPercent, r.processes, r.totalPercent, round(r.totalPercent - base)]),
     );
-    const written = await writeResults('ladder', { machine: machineInfo(), seconds, warmupSeconds, kbps, results });
-    console.log(`\nCPU: % of one core over ${seconds} s. Results: ${written.file}`);
+    console.log(`\nCPU: % of one core over ${seconds} s.`);
+    const latency = latencySeconds > 0 ? await measureLatency() : [];
+    if (latency.length > 0) {
+      printTable(
+        ['viewer of', 'p50 ms', 'p95 ms', 'frames', 'unreadable', 'added over the source layer, p50 ms'],
+        latency.map((r) => [r.target, r.latency.p50 ?? '-', r.latency.p95 ?? '-', r.latency.frames, r.latency.unreadable, r.addedP50Ms ?? '-']),
+      );
+      console.log(`\nGlass to glass over ${latencySeconds} s per viewer (werift, decoded by FFmpeg, time code read back).`);
+    }
+    const written = await writeResults('ladder', { machine: machineInfo(), seconds, warmupSeconds, kbps, latencySeconds, results, latency: latency.map(({ latency: l, ...r }) => ({ ...r, latency: { ...l, series: undefined } })) });
+    console.log(`Results: ${written.file}`);
   },
   async () => {
     for (const abort of players.splice(0)) abort.abort();
     source?.kill('SIGKILL');
+    await Promise.all([...latencyViewers].map((v) => v.close()));
+    await procs.closeAll();
     if (server) await closeServer(server);
+    rmSync(tmp, { recursive: true, force: true });
   },
 );

@@ -7,7 +7,7 @@
 //    sees the frame end at once instead of when the next frame starts (one frame interval later).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { BAND_BYTES, BAND_HEIGHT, BAND_Y, WIDTH } from './rtmp-timecode.js';
+import { BAND_BYTES, BAND_HEIGHT, BAND_Y, HEIGHT, WIDTH } from './rtmp-timecode.js';
 
 const START = Buffer.from([0, 0, 0, 1]);
 /** Access unit delimiter (primary_pic_type 7: any slice type). */
@@ -176,6 +176,8 @@ export interface FrameDecoderOptions {
    * Another input (an HLS or RTMP URL: a player's own demuxer) replaces them; the band output stays the same.
    */
   input?: string[];
+  /** The video is smaller than the generator's (a rendition): scaled back up before the band is read. */
+  upscale?: boolean;
 }
 
 /** Decodes access units with ffmpeg (low-delay flags); calls back with each decoded frame's band and when it came out. */
@@ -201,7 +203,7 @@ export class FrameDecoder {
       '-hide_banner', '-loglevel', 'error',
       ...input,
       // Only the time-code band leaves ffmpeg (80 KiB a frame instead of 900): less to move, less to wait for.
-      '-vf', `crop=${WIDTH}:${BAND_HEIGHT}:0:${BAND_Y}`, '-fps_mode', 'passthrough', '-an',
+      '-vf', `${options.upscale ? `scale=${WIDTH}:${HEIGHT},` : ''}crop=${WIDTH}:${BAND_HEIGHT}:0:${BAND_Y}`, '-fps_mode', 'passthrough', '-an',
       // -threads 1 for the rawvideo *encoder*: it is frame-threaded in FFmpeg 5.1 and otherwise hands each frame
       // out only when the next one comes in (measured: +1 frame interval, and a lone IDR never comes out).
       '-pix_fmt', 'gray', '-threads', '1', '-f', 'rawvideo', '-flush_packets', '1', 'pipe:1',
