@@ -175,6 +175,8 @@ const LATENCY_TARGETS = [
 
 interface LatencyResult {
   target: string;
+  /** The simulcast layer it was sent at the end of its window (null: a single-layer stream). */
+  layer: number | null;
   latency: LatencyStats;
   /** p50 over the source layer's. */
   addedP50Ms: number | undefined;
@@ -211,11 +213,14 @@ async function measureLatency(): Promise<LatencyResult[]> {
     probe.start();
     await sleep(latencySeconds * 1000);
     const latency = probe.stop();
+    // Which layer the server sent it at the end (a check that the pin held; null for a single-layer stream).
+    const links = (await live.registry.get('lat', target.path.split('?')[0] ?? '')?.room.viewerLinks()) ?? [];
+    const layer = links[0]?.layers?.spatialLayer ?? null;
     await viewer.close();
     latencyViewers.delete(viewer);
     await procs.closeDecoder(decoder);
     const source = results[0]?.latency.p50;
-    results.push({ target: target.name, latency, addedP50Ms: source !== undefined && latency.p50 !== undefined ? round(latency.p50 - source, 1) : undefined });
+    results.push({ target: target.name, layer, latency, addedP50Ms: source !== undefined && latency.p50 !== undefined ? round(latency.p50 - source, 1) : undefined });
     console.error(`done: latency of ${target.name}: p50 ${latency.p50 ?? '-'} ms (${latency.frames} frames, ${latency.unreadable} unreadable)`);
   }
   await procs.closeAll();
@@ -241,8 +246,8 @@ runBench(
     const latency = latencySeconds > 0 ? await measureLatency() : [];
     if (latency.length > 0) {
       printTable(
-        ['viewer of', 'p50 ms', 'p95 ms', 'frames', 'unreadable', 'added over the source layer, p50 ms'],
-        latency.map((r) => [r.target, r.latency.p50 ?? '-', r.latency.p95 ?? '-', r.latency.frames, r.latency.unreadable, r.addedP50Ms ?? '-']),
+        ['viewer of', 'layer sent', 'p50 ms', 'p95 ms', 'frames', 'unreadable', 'added over the source layer, p50 ms'],
+        latency.map((r) => [r.target, r.layer ?? '-', r.latency.p50 ?? '-', r.latency.p95 ?? '-', r.latency.frames, r.latency.unreadable, r.addedP50Ms ?? '-']),
       );
       console.log(`\nGlass to glass over ${latencySeconds} s per viewer (werift, decoded by FFmpeg, time code read back).`);
     }
