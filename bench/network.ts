@@ -12,6 +12,11 @@
 //   glass-to-glass p50/p95 (play.html's own time-code reader), fps shown, freezes and their total time
 //   (Chromium's getStats), the simulcast layer it was sent (sampled every second), the server's estimate of its
 //   link, NACKs it sent and the RTX packets it got, and the NACKs the server sent the publisher.
+// The ladder sources (rtmp-ladder, whip-ladder: the rtmp and whip sources under a WebRTC ladder of 180p and 360p
+// renditions below the source) also get a cap change (--switch-kbps, 0 skips it): a viewer plays on a clean link
+// until it is sent the top layer, the cap is set, and the layer it is sent is sampled every 200 ms: the time to its
+// first lower layer, then, the cap lifted, the time back to the top (waited for over three windows), and the freezes
+// over each phase.
 // A table, JSON (bench-results/network-*.json).
 //
 //   node dist/bench/network.js [--window 10 --warmup 6 --sources whip-simulcast,whip,rtmp
@@ -34,7 +39,8 @@ import { printTable, round, summarize, writeResults, type Cell } from './lib/rep
 import { spawnEncoder, type EncoderSettings } from './lib/rtmp-generator.js';
 import { closeServer, freePortRange, sleep, waitFor } from './lib/server.js';
 
-const SOURCES = ['whip-simulcast', 'whip', 'rtmp'] as const;
+const SOURCES = ['whip-simulcast', 'whip', 'rtmp', 'rtmp-ladder', 'whip-ladder'] as const;
+const LADDER_SOURCES: readonly SourceName[] = ['rtmp-ladder', 'whip-ladder'];
 type SourceName = (typeof SOURCES)[number];
 /** Loss is set in both directions (media one way, feedback the other), as on a real lossy link. */
 const VIEWER_LINKS: Record<string, LinkShape> = {
@@ -55,11 +61,15 @@ const flags = parseFlags(
     'viewer-links': { type: 'string', default: Object.keys(VIEWER_LINKS).join(','), help: `viewer links (${Object.keys(VIEWER_LINKS).join(', ')})` },
     'publisher-links': { type: 'string', default: Object.keys(PUBLISHER_LINKS).join(','), help: `publisher links (${Object.keys(PUBLISHER_LINKS).join(', ')})` },
     'rtmp-kbps': { type: 'string', default: '2500', help: 'rtmp: x264 bitrate' },
+    'switch-kbps': { type: 'string', default: 'auto', help: "ladder sources: the cap of the switch measurement (auto: between the 360p layer's 800 kbit/s and the source's bitrate; 0: none)" },
     'log-level': { type: 'string', default: 'warn', help: 'server log level' },
   },
   'Usage: node dist/bench/network.js [options]',
 );
 const windowSeconds = intFlag('window', flags.window, 2);
+const switchKbps = flags['switch-kbps'] === 'auto' ? 'auto' : intFlag('switch-kbps', flags['switch-kbps'], 0);
+/** The ladder's 360p template's bitrate (the server's config below). */
+const MIDDLE_LAYER_KBPS = 800;
 const warmupSeconds = intFlag('warmup', flags.warmup, 0);
 const pick = <T extends string>(flag: string, raw: string, known: readonly T[]): T[] => {
   const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
@@ -103,6 +113,22 @@ interface CellResult {
   error?: string;
 }
 
+/** A cap set and lifted under a viewer of a WebRTC ladder. */
+interface SwitchResult {
+  source: SourceName;
+  capKbps: number;
+  /** From the cap to the first sample on a lower layer, and the layer then (none within the window: undefined). */
+  downMs?: number;
+  downTo?: number;
+  /** From lifting it to the first sample on the top layer again. */
+  upMs?: number;
+  cappedFreezes?: number;
+  cappedFreezeSeconds?: number;
+  liftedFreezes?: number;
+  liftedFreezeSeconds?: number;
+  error?: string;
+}
+
 let server: WhipcastServer | undefined;
 let hosts: EmulatedHost[] = [];
 let browsers: BenchBrowser[] = [];
@@ -122,6 +148,14 @@ async function main(): Promise<void> {
       rtmp: { host: publisherHost.gatewayAddress, port: 0 },
       rtc: { port: await freePortRange(1), workers: 1, listenIps: [{ ip: viewerHost.gatewayAddress }, { ip: publisherHost.gatewayAddress }] },
       log: { level: flags['log-level'] },
+      // The ladder sources' app: 180p and 360p below the source, short GOPs (a switch waits for a key frame).
+      transcoding: {
+        templates: [
+          { id: 'ld', video: { height: 180, bitrateKbps: 300, gopSeconds: 0.5 } },
+          { id: 'sd', video: { height: 360, bitrateKbps: 800, gopSeconds: 0.5 } },
+        ],
+        ladders: [{ app: 'ladder', templates: ['ld', 'sd'], webrtc: true }],
+      },
     }),
   );
   const srv = server;
@@ -134,14 +168,25 @@ async function main(): Promise<void> {
   console.log(`chromium ${viewerBrowser.version}; server ${srv.httpUrl}, viewer ${viewerHost.address}, publisher ${publisherHost.address}`);
 
   const cells: CellResult[] = [];
+  const switches: SwitchResult[] = [];
   for (const source of sources) {
+    const ladder = LADDER_SOURCES.includes(source);
     for (const publisherLink of publisherLinks) {
       await publisherHost.shapeLink(PUBLISHER_LINKS[publisherLink] ?? {});
-      const stream = `bench/net-${source}-${publisherLink}`;
+      const stream = `${ladder ? 'ladder' : 'bench'}/net-${source}-${publisherLink}`;
       const stop = await startSource(source, stream, srv, publisherBrowser, encoderProgram);
       try {
         const room = await waitForLive(srv, stream, undefined, 45_000);
         if (source === 'whip-simulcast') await waitForLayers(room, 3);
+        if (ladder) await waitFor(() => room.tracks().find((t) => t.kind === 'video')?.simulcastLayers === 3, 'the WebRTC ladder', 30_000);
+        if (ladder && switchKbps !== 0 && publisherLink === 'clean') {
+          const capKbps = switchKbps === 'auto' ? Math.round((MIDDLE_LAYER_KBPS + (await sourceKbps(room))) / 2) : switchKbps;
+          const result = await measureSwitch(viewerBrowser, viewerHost, srv, room, stream, capKbps).catch((error: unknown) => ({ error: (error as Error).message.split('\n')[0] ?? 'error' }));
+          await viewerHost.shapeLink({});
+          const cell: SwitchResult = { source, capKbps, ...result };
+          switches.push(cell);
+          console.log(`${source} cap ${capKbps} kbit/s: ${cell.error ?? `down in ${cell.downMs ?? '-'} ms to layer ${cell.downTo ?? '-'}, up in ${cell.upMs ?? '-'} ms; freezes ${cell.cappedFreezes} (${cell.cappedFreezeSeconds} s) capped, ${cell.liftedFreezes} (${cell.liftedFreezeSeconds} s) lifted`}`);
+        }
         for (const viewerLink of viewerLinks) {
           await viewerHost.shapeLink(VIEWER_LINKS[viewerLink] ?? {});
           const base = { source, publisherLink, viewerLink };
@@ -163,12 +208,20 @@ async function main(): Promise<void> {
     c.viewerNacks, c.viewerRtxReceived, c.serverRetransmitted, c.publisherNacks, c.error,
   ]);
   printTable(['source', 'publisher', 'viewer', 'first frame', 'g2g p50', 'g2g p95', 'fps shown', 'fps decoded', 'freezes', 'freeze s', 'dropped', 'layer', 'estimate kbps', 'NACKs', 'RTX rcvd', 'RTX sent', 'pub NACKs', 'error'], rows);
+  if (switches.length > 0) {
+    console.log('\n=== WebRTC ladder: a cap set, then lifted (layer sampled every 200 ms) ===');
+    printTable(
+      ['source', 'cap kbps', 'down ms', 'to layer', 'freezes capped', 'freeze s capped', 'up ms', 'freezes lifted', 'freeze s lifted', 'error'],
+      switches.map((c) => [c.source, c.capKbps, c.downMs, c.downTo, c.cappedFreezes, c.cappedFreezeSeconds, c.upMs, c.liftedFreezes, c.liftedFreezeSeconds, c.error]),
+    );
+  }
   const { file, latest } = await writeResults('network', {
     name: 'network',
     startedAt: new Date().toISOString(),
     machine,
     config: { windowSeconds, warmupSeconds, sources, viewerLinks: Object.fromEntries(viewerLinks.map((l) => [l, VIEWER_LINKS[l]])), publisherLinks: Object.fromEntries(publisherLinks.map((l) => [l, PUBLISHER_LINKS[l]])), rtmp: rtmpSettings, chromium: viewerBrowser.version },
     cells,
+    switches,
   });
   console.log(`\nresults: ${file}\n         ${latest}`);
 }
@@ -178,7 +231,7 @@ const layerText = (layers: Record<string, number> | undefined): string =>
 
 /** Starts a source of `stream` in the publisher namespace; resolves to its stop(). */
 async function startSource(source: SourceName, stream: string, srv: WhipcastServer, publisherBrowser: BenchBrowser, encoderProgram: string): Promise<() => Promise<void>> {
-  if (source === 'rtmp') {
+  if (source === 'rtmp' || source === 'rtmp-ladder') {
     if (!procs) throw new Error('no process registry');
     const p = procs;
     const generator = p.source();
@@ -195,6 +248,59 @@ async function startSource(source: SourceName, stream: string, srv: WhipcastServ
     await stopSession(publisher.page);
     await publisher.close();
   };
+}
+
+/** A viewer of a WebRTC ladder: on the top layer on a clean link, then capped, then lifted (see the header). */
+async function measureSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: WhipcastServer, room: Room, stream: string, capKbps: number): Promise<Omit<SwitchResult, 'source' | 'capKbps'>> {
+  const player = await b.newPage();
+  try {
+    await player.page.goto(`${srv.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '1', report: '0' }).toString()}`);
+    await waitForFirstFrame(player.page, 30_000);
+    const viewer = await waitForViewer(srv, stream);
+    const layer = async () => (await room.viewerLinks()).find((l) => l.id === viewer.id)?.layers?.spatialLayer;
+    await waitFor(async () => (await layer()) === 2, 'the top layer on a clean link', 30_000);
+    await sleep(warmupSeconds * 1000);
+    /** Samples the layer until `done` says so or `windowMs` ends: ms to that sample and its layer. */
+    const until = async (done: (l: number | undefined) => boolean, windowMs: number): Promise<{ ms?: number; layer?: number }> => {
+      const started = Date.now();
+      while (Date.now() - started < windowMs) {
+        const l = await layer();
+        if (done(l)) return { ms: Date.now() - started, ...(l === undefined ? {} : { layer: l }) };
+        await sleep(200);
+      }
+      return {};
+    };
+    const beforeCap = await videoReceiveQuality(player.page);
+    await viewerHost.shapeLink({ downKbps: capKbps });
+    const down = await until((l) => l !== undefined && l < 2, windowSeconds * 1000);
+    await sleep(Math.max(0, windowSeconds * 1000 - (down.ms ?? windowSeconds * 1000)));
+    const capped = await videoReceiveQuality(player.page);
+    await viewerHost.shapeLink({});
+    // An estimate climbs back more slowly than it falls: three windows.
+    const up = await until((l) => l === 2, 3 * windowSeconds * 1000);
+    await sleep(2000); // freezes at the switch up are counted once it is done
+    const lifted = await videoReceiveQuality(player.page);
+    await stopSession(player.page);
+    return {
+      ...(down.ms !== undefined ? { downMs: down.ms } : {}),
+      ...(down.layer !== undefined ? { downTo: down.layer } : {}),
+      ...(up.ms !== undefined ? { upMs: up.ms } : {}),
+      cappedFreezes: capped.freezeCount - beforeCap.freezeCount,
+      cappedFreezeSeconds: round(capped.totalFreezesDuration - beforeCap.totalFreezesDuration, 2),
+      liftedFreezes: lifted.freezeCount - capped.freezeCount,
+      liftedFreezeSeconds: round(lifted.totalFreezesDuration - capped.totalFreezesDuration, 2),
+    };
+  } finally {
+    await player.close();
+  }
+}
+
+/** The publisher's video bitrate (kbit/s), over mediasoup's full 2.5 s window: the ladder's top layer. */
+async function sourceKbps(room: Room): Promise<number> {
+  const producer = room.producers.find((p) => p.kind === 'video');
+  await sleep(3000);
+  const rates = ((await producer?.getStats()) ?? []).map((s) => s.bitrate);
+  return Math.round(Math.max(0, ...rates) / 1000);
 }
 
 /** Chromium turns its simulcast layers on as its estimate of the publisher link grows. */
