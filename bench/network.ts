@@ -16,7 +16,8 @@
 // renditions below the source) also get a cap change (--switch-kbps, 0 skips it): a viewer plays on a clean link
 // until it is sent the top layer, the cap is set, and the layer it is sent is sampled every 200 ms: the time to its
 // first lower layer, then, the cap lifted, the time back to the top (waited for over three windows), and the freezes
-// over each phase.
+// over each phase. For rtmp-ladder, hls.js (play.html, the stream's multivariant playlist) gets the same cap: the time
+// to a lower variant and back, and the longest run without a new decoded frame in each phase.
 // A table, JSON (bench-results/network-*.json).
 //
 //   node dist/bench/network.js [--window 10 --warmup 6 --sources whip-simulcast,whip,rtmp
@@ -116,16 +117,20 @@ interface CellResult {
 /** A cap set and lifted under a viewer of a WebRTC ladder. */
 interface SwitchResult {
   source: SourceName;
+  player: 'WebRTC' | 'hls.js';
   capKbps: number;
-  /** From the cap to the first sample on a lower layer, and the layer then (none within the window: undefined). */
+  /** From the cap to the first sample on a lower layer, and the layer (hls.js: the variant) then (none within the window: undefined). */
   downMs?: number;
-  downTo?: number;
+  downTo?: number | string;
   /** From lifting it to the first sample on the top layer again. */
   upMs?: number;
   cappedFreezes?: number;
   cappedFreezeSeconds?: number;
   liftedFreezes?: number;
   liftedFreezeSeconds?: number;
+  /** hls.js: the longest run without a new decoded frame while capped, and after the lift. */
+  longestStallCappedMs?: number;
+  longestStallLiftedMs?: number;
   error?: string;
 }
 
@@ -183,9 +188,16 @@ async function main(): Promise<void> {
           const capKbps = switchKbps === 'auto' ? Math.round((MIDDLE_LAYER_KBPS + (await sourceKbps(room))) / 2) : switchKbps;
           const result = await measureSwitch(viewerBrowser, viewerHost, srv, room, stream, capKbps).catch((error: unknown) => ({ error: (error as Error).message.split('\n')[0] ?? 'error' }));
           await viewerHost.shapeLink({});
-          const cell: SwitchResult = { source, capKbps, ...result };
+          const cell: SwitchResult = { source, player: 'WebRTC', capKbps, ...result };
           switches.push(cell);
           console.log(`${source} cap ${capKbps} kbit/s: ${cell.error ?? `down in ${cell.downMs ?? '-'} ms to layer ${cell.downTo ?? '-'}, up in ${cell.upMs ?? '-'} ms; freezes ${cell.cappedFreezes} (${cell.cappedFreezeSeconds} s) capped, ${cell.liftedFreezes} (${cell.liftedFreezeSeconds} s) lifted`}`);
+          if (source === 'rtmp-ladder') {
+            const hls = await measureHlsSwitch(viewerBrowser, viewerHost, srv, stream, capKbps).catch((error: unknown) => ({ error: (error as Error).message.split('\n')[0] ?? 'error' }));
+            await viewerHost.shapeLink({});
+            const hlsCell: SwitchResult = { source, player: 'hls.js', capKbps, ...hls };
+            switches.push(hlsCell);
+            console.log(`${source} (hls.js) cap ${capKbps} kbit/s: ${hlsCell.error ?? `down in ${hlsCell.downMs ?? '-'} ms to ${hlsCell.downTo ?? '-'}, up in ${hlsCell.upMs ?? '-'} ms; longest stall ${hlsCell.longestStallCappedMs} ms capped, ${hlsCell.longestStallLiftedMs} ms lifted`}`);
+          }
         }
         for (const viewerLink of viewerLinks) {
           await viewerHost.shapeLink(VIEWER_LINKS[viewerLink] ?? {});
@@ -211,8 +223,8 @@ async function main(): Promise<void> {
   if (switches.length > 0) {
     console.log('\n=== WebRTC ladder: a cap set, then lifted (layer sampled every 200 ms) ===');
     printTable(
-      ['source', 'cap kbps', 'down ms', 'to layer', 'freezes capped', 'freeze s capped', 'up ms', 'freezes lifted', 'freeze s lifted', 'error'],
-      switches.map((c) => [c.source, c.capKbps, c.downMs, c.downTo, c.cappedFreezes, c.cappedFreezeSeconds, c.upMs, c.liftedFreezes, c.liftedFreezeSeconds, c.error]),
+      ['source', 'player', 'cap kbps', 'down ms', 'to layer', 'freezes capped', 'freeze s capped', 'longest stall capped ms', 'up ms', 'freezes lifted', 'freeze s lifted', 'longest stall lifted ms', 'error'],
+      switches.map((c) => [c.source, c.player, c.capKbps, c.downMs, c.downTo, c.cappedFreezes, c.cappedFreezeSeconds, c.longestStallCappedMs, c.upMs, c.liftedFreezes, c.liftedFreezeSeconds, c.longestStallLiftedMs, c.error]),
     );
   }
   const { file, latest } = await writeResults('network', {
@@ -251,7 +263,7 @@ async function startSource(source: SourceName, stream: string, srv: WhipcastServ
 }
 
 /** A viewer of a WebRTC ladder: on the top layer on a clean link, then capped, then lifted (see the header). */
-async function measureSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: WhipcastServer, room: Room, stream: string, capKbps: number): Promise<Omit<SwitchResult, 'source' | 'capKbps'>> {
+async function measureSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: WhipcastServer, room: Room, stream: string, capKbps: number): Promise<Omit<SwitchResult, 'source' | 'player' | 'capKbps'>> {
   const player = await b.newPage();
   try {
     await player.page.goto(`${srv.httpUrl}/play.html?${new URLSearchParams({ stream, autoplay: '1', report: '0' }).toString()}`);
@@ -260,15 +272,9 @@ async function measureSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: Whi
     const layer = async () => (await room.viewerLinks()).find((l) => l.id === viewer.id)?.layers?.spatialLayer;
     await waitFor(async () => (await layer()) === 2, 'the top layer on a clean link', 30_000);
     await sleep(warmupSeconds * 1000);
-    /** Samples the layer until `done` says so or `windowMs` ends: ms to that sample and its layer. */
-    const until = async (done: (l: number | undefined) => boolean, windowMs: number): Promise<{ ms?: number; layer?: number }> => {
-      const started = Date.now();
-      while (Date.now() - started < windowMs) {
-        const l = await layer();
-        if (done(l)) return { ms: Date.now() - started, ...(l === undefined ? {} : { layer: l }) };
-        await sleep(200);
-      }
-      return {};
+    const until = async (done: (l: number | undefined) => boolean, windowMs: number) => {
+      const { ms, value } = await sampleUntil(layer, done, windowMs);
+      return { ...(ms !== undefined ? { ms } : {}), ...(value !== undefined ? { layer: value } : {}) };
     };
     const beforeCap = await videoReceiveQuality(player.page);
     await viewerHost.shapeLink({ downKbps: capKbps });
@@ -289,6 +295,55 @@ async function measureSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: Whi
       cappedFreezeSeconds: round(capped.totalFreezesDuration - beforeCap.totalFreezesDuration, 2),
       liftedFreezes: lifted.freezeCount - capped.freezeCount,
       liftedFreezeSeconds: round(lifted.totalFreezesDuration - capped.totalFreezesDuration, 2),
+    };
+  } finally {
+    await player.close();
+  }
+}
+
+/** Samples until `done` says so or `windowMs` ends, every 200 ms: the ms to that sample, and its value. */
+async function sampleUntil<T>(sample: () => Promise<T>, done: (value: T) => boolean, windowMs: number): Promise<{ ms?: number; value?: T }> {
+  const started = Date.now();
+  while (Date.now() - started < windowMs) {
+    const value = await sample();
+    if (done(value)) return { ms: Date.now() - started, value };
+    await sleep(200);
+  }
+  return {};
+}
+
+/**
+ * The same cap under hls.js playing the stream's multivariant playlist (play.html, protocol=hls, abr=1): the time to
+ * a lower variant and back, and the longest run without a new decoded frame in each phase (hls.js has no freeze
+ * counter; the samples are 200 ms apart).
+ */
+async function measureHlsSwitch(b: BenchBrowser, viewerHost: EmulatedHost, srv: WhipcastServer, stream: string, capKbps: number): Promise<Omit<SwitchResult, 'source' | 'player' | 'capKbps'>> {
+  const player = await b.newPage();
+  const source = stream.split('/')[1] ?? '';
+  try {
+    await player.page.goto(`${srv.httpUrl}/play.html?${new URLSearchParams({ stream, protocol: 'hls', abr: '1', autoplay: '1', report: '0' }).toString()}`);
+    const state = () => player.page.evaluate(() => ({ variant: window.whipcast?.hlsVariant?.name, frames: window.whipcast?.framesDecoded ?? 0 }));
+    await waitFor(async () => (await state()).variant === source && (await state()).frames > 30, 'hls.js on the source variant', 60_000);
+    await sleep(warmupSeconds * 1000);
+    let stall = { longestMs: 0, frames: 0, since: Date.now() };
+    const tracked = async () => {
+      const now = await state();
+      if (now.frames > stall.frames) stall = { ...stall, frames: now.frames, since: Date.now() };
+      else stall.longestMs = Math.max(stall.longestMs, Date.now() - stall.since);
+      return now.variant;
+    };
+    await viewerHost.shapeLink({ downKbps: capKbps });
+    const down = await sampleUntil(tracked, (v) => v !== undefined && v !== source, 3 * windowSeconds * 1000);
+    const cappedStallMs = stall.longestMs;
+    stall.longestMs = 0;
+    await viewerHost.shapeLink({});
+    const up = await sampleUntil(tracked, (v) => v === source, 3 * windowSeconds * 1000);
+    return {
+      ...(down.ms !== undefined ? { downMs: down.ms } : {}),
+      ...(down.value !== undefined ? { downTo: down.value } : {}),
+      ...(up.ms !== undefined ? { upMs: up.ms } : {}),
+      longestStallCappedMs: cappedStallMs,
+      longestStallLiftedMs: stall.longestMs,
     };
   } finally {
     await player.close();
