@@ -187,7 +187,7 @@ export class WebRtcViewer extends WebRtcPeer {
    */
   followLiveLayers(live: readonly boolean[]): void {
     const pin = this.pin;
-    if (!pin) return;
+    if (!pin || !this.consumers.some((c) => c.type === 'simulcast')) return;
     const above = live.findIndex((isLive, layer) => isLive && layer > pin.spatialLayer);
     const standIn = live.slice(0, pin.spatialLayer + 1).some(Boolean) || above < 0 ? undefined : above;
     if (standIn === this.standIn) return;
