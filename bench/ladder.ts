@@ -8,7 +8,8 @@
 //   3 renditions, shared 180p, 360p and 540p always renditions: one FFmpeg, one decode, split three ways
 //   3 renditions, apart  the same as on-demand renditions (each its own FFmpeg and decode), started by HTTP-FLV
 //                        players (whose feeds run the SFU egress too: its FFmpegs are counted separately)
-//   WebRTC ladder        180p and 360p as simulcast layers of the stream's own track, made by the bridge's FFmpeg
+//   WebRTC ladder        180p and 360p as simulcast layers of the stream's own track, made by an FFmpeg of their
+//                        own (one decode; the bridge copies the source layer)
 //
 // Then the latency each rendition adds over the source (--latency-seconds, 0 skips it): a time-coded 720p30 RTMP
 // source (bench/lib/rtmp-timecode.ts, x264 veryfast zerolatency, no audio) into a server with the 180p and 360p
@@ -77,7 +78,7 @@ const SCENARIOS: Scenario[] = [
   {
     name: 'WebRTC ladder 180p + 360p',
     transcoding: { templates: [TEMPLATES['180p'], TEMPLATES['360p']], ladders: [{ app: 'bench', templates: ['ld', 'sd'], webrtc: true }] },
-    ffmpegs: 1,
+    ffmpegs: 2,
   },
 ];
 

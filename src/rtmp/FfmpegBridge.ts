@@ -5,10 +5,13 @@
 // bursts, which made browsers buffer ~130 ms of audio and, with lip sync, hold the video back as much. The sender
 // reports of both tracks carry the wall clock: the pacer's for audio, FFmpeg's for video from the run's
 // timestamp origin (-start_time_realtime).
-// With a WebRTC ladder the video track is simulcast: the same FFmpeg decodes the source once more (or shares the
-// decode of a re-encode) into the ladder's renditions, the layers below the source's, so that all layers share one
-// timeline and one clock in their sender reports, which mediasoup needs to switch a viewer between them. They reach
-// the SFU through a LayerMux, since the SFU takes a track from one address.
+// With a WebRTC ladder the video track is simulcast, the ladder's renditions the layers below the source's. They
+// reach the SFU through a LayerMux, since the SFU takes a track from one address.
+// - A copied source: the renditions are an FFmpeg of their own (renditionEncoder: one decode of the feed), so that
+//   its crash leaves the source layer flowing and its viewers are moved onto it. The mux writes the layers' sender
+//   reports from their packets' arrival (the two processes' timelines are unrelated).
+// - A re-encoded source (B-frames): the bridge's FFmpeg makes them too, from the decode it does anyway, with one
+//   timeline and one clock in their sender reports; a crash takes every layer down until the restart.
 import type { Logger } from 'pino';
 import { type FfmpegProcesses, ManagedFfmpeg } from '../media/ffmpeg/ManagedFfmpeg.js';
 import { LayerMux } from '../media/ffmpeg/LayerMux.js';
@@ -16,6 +19,7 @@ import { rtpUrl, type RtpTarget } from '../media/ffmpeg/rtp.js';
 import { freeUdpPortPair } from '../media/ffmpeg/udpPorts.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
 import { filterGraph, renditionOutputs, type RenditionPlan } from '../media/transcoding/plan.js';
+import { renditionEncoder } from '../media/transcoding/RenditionEncoder.js';
 import { bridgeInput } from './bridgeInput.js';
 import { OpusPacer } from './OpusPacer.js';
 import type { StreamPlan } from './streamAnalysis.js';
@@ -44,7 +48,10 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
   const pacer = audio ? new OpusPacer(audio, options.logger) : undefined;
   // FFmpeg's local ports towards the pacer (the SFU's fixed ones are the pacer's).
   const pacerPorts = pacer ? Promise.all([pacer.ready, freeUdpPortPair()]).then(([, port]) => port) : Promise.resolve(undefined);
-  const layers = video && plan.video && ladder.length > 0 ? ladderLayers(video, ladder.length, options.logger) : undefined;
+  /** The renditions come from an FFmpeg of their own (a copied source), not from the bridge's. */
+  const apart = plan.video?.copy === true;
+  const layers = video && plan.video && ladder.length > 0 ? ladderLayers(video, ladder.length, apart, options.logger) : undefined;
+  const ladderEncoder = layers && apart ? () => renditionEncoder(options.feed, layers.lower(ladder), options.ffmpegs, options.logger.child({ component: 'webrtc-ladder' })) : undefined;
   let localPort: number | undefined;
   /** Wall-clock time (ms) of the current run's timestamp 0. */
   let originMs = 0;
@@ -53,7 +60,7 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
     if (next.length !== ladder.length) throw new Error(`the ladder has ${ladder.length} layers, not ${next.length}`);
     ladder = next;
   };
-  return new RtmpBridge(ready, [pacer, layers?.mux], relayout, options.logger, {
+  return new RtmpBridge(ready, [pacer, layers?.mux], relayout, ladderEncoder, options.logger, {
     input: bridgeInput(options.feed, INPUT_OPTIONS, options.retime, (run) => (originMs = run.originMs)),
     graceful: false,
     ffmpegs: options.ffmpegs,
@@ -63,7 +70,7 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
       if (video && plan.video) {
         const top = layers ? layers.top() : video;
         command.output(rtpUrl(top)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), ...realtime, '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);
-        if (layers) {
+        if (layers && !apart) {
           command.complexFilter(filterGraph(ladder, false));
           layers.lower(ladder).forEach((output, i) => {
             for (const { url, options: outputOptions } of renditionOutputs(output, i)) command.output(url).outputOptions([...outputOptions, ...realtime]);
@@ -80,12 +87,15 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
 
 /**
  * Where the ladder's layers go: each to its input of a LayerMux, sent from FFmpeg's own local ports (the mux's are
- * the SFU's fixed ones). Layer index 0 is the lowest; the source's is the last.
+ * the SFU's fixed ones). Layer index 0 is the lowest; the source's is the last. `apart`: the renditions come from
+ * another process than the source layer.
  */
-function ladderLayers(video: RtpTarget, count: number, logger: Logger) {
+function ladderLayers(video: RtpTarget, count: number, apart: boolean, logger: Logger) {
   const ssrcs = video.lowerLayerSsrcs ?? [];
   if (ssrcs.length !== count) throw new Error(`the video track has ${ssrcs.length} lower layers, the ladder ${count}`);
-  const mux = new LayerMux(video, count + 1, logger);
+  // An RTMP source takes no key-frame requests: FFmpeg makes one every GOP.
+  const reports = apart ? { from: 'arrival' as const, ssrcs: [...ssrcs, video.ssrc], payloadType: video.payloadType, clockRate: 90_000, onKeyFrameRequest: () => undefined } : { from: 'senders' as const };
+  const mux = new LayerMux(video, count + 1, logger, reports);
   let localPorts: number[] = [];
   const ready = Promise.all([mux.ready, ...ssrcs.map(() => freeUdpPortPair()), freeUdpPortPair()]).then(([, ...ports]) => {
     localPorts = ports;
@@ -99,12 +109,19 @@ function ladderLayers(video: RtpTarget, count: number, logger: Logger) {
   };
 }
 
-/** The bridge's FFmpeg and the sockets it sends through (the audio pacer, the ladder's mux): starts once they are bound, closes them. */
+/**
+ * The bridge's FFmpeg, the sockets it sends through (the audio pacer, the ladder's mux) and the ladder's own FFmpeg
+ * when there is one: starts once the sockets are bound, closes them all.
+ */
 export class RtmpBridge extends ManagedFfmpeg {
+  private ladderFfmpeg: ManagedFfmpeg | undefined;
+  private closed = false;
+
   constructor(
     private readonly socketsReady: Promise<unknown>,
     private readonly owned: ({ close(): void } | undefined)[],
     private readonly relayout: (ladder: readonly RenditionPlan[]) => void,
+    private readonly ladderEncoder: (() => ManagedFfmpeg) | undefined,
     private readonly logger: Logger,
     options: ConstructorParameters<typeof ManagedFfmpeg>[0],
   ) {
@@ -115,7 +132,10 @@ export class RtmpBridge extends ManagedFfmpeg {
 
   override start(): void {
     this.socketsReady.then(
-      () => super.start(),
+      () => {
+        super.start();
+        this.startLadder();
+      },
       (error: unknown) => {
         this.logger.error({ err: error }, 'cannot bind the audio pacer or the layer mux: the bridge does not start');
         this.emit('exit', `bridge sockets: ${(error as Error).message}`, '');
@@ -123,15 +143,32 @@ export class RtmpBridge extends ManagedFfmpeg {
     );
   }
 
-  /** The source's video changed: a new run makes the ladder's layers (as many as before) as now planned, and a re-encode at the new size. */
-  followVideo(ladder: readonly RenditionPlan[]): Promise<void> {
+  /** The ladder's own FFmpeg (a copied source's), for tests and benches. */
+  get ladder(): ManagedFfmpeg | undefined {
+    return this.ladderFfmpeg;
+  }
+
+  /**
+   * The source's video changed: the ladder's layers (as many as before) are made again as now planned, by a new run
+   * of the FFmpeg that makes them; a re-encode restarts at the new size (a copy follows by itself).
+   */
+  async followVideo(ladder: readonly RenditionPlan[]): Promise<void> {
     this.relayout(ladder);
-    return this.restart();
+    if (!this.ladderEncoder) return this.restart();
+    await this.ladderFfmpeg?.close();
+    this.startLadder();
   }
 
   override async close(): Promise<void> {
-    await super.close();
+    this.closed = true;
+    await Promise.all([super.close(), this.ladderFfmpeg?.close()]);
     for (const socket of this.owned) socket?.close();
+  }
+
+  private startLadder(): void {
+    if (!this.ladderEncoder || this.closed) return;
+    this.ladderFfmpeg = this.ladderEncoder();
+    this.ladderFfmpeg.start();
   }
 }
 

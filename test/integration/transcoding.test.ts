@@ -296,42 +296,57 @@ function sizeRuns(sizes: string[]): [string, number][] {
   return runs;
 }
 
-describe("a WHIP source's WebRTC ladder", () => {
-  it("serves the publisher's one H264 layer as the top of a simulcast video, renditions below; a crashed rendition FFmpeg leaves its viewers on another layer until it is back", async () => {
-    const publisher = await publish(`${server.httpUrl}/whip/wl/cam`);
-    publishers.push(publisher);
-    await publisher.connected;
+describe('a WebRTC ladder whose renditions FFmpeg fails', () => {
+  /**
+   * A source under the "wl" ladder (ld at 180 lines, low at 120, below the source): viewers pinned to each layer get
+   * its size; with the renditions' FFmpeg stopped the lowest one is sent the source layer, and once the FFmpeg is
+   * killed and restarted it is back on its own. The stream's end ends that FFmpeg.
+   */
+  async function ladderFallback(stream: string, sourceHeight: number, end: () => Promise<void>): Promise<void> {
     type Described = { tracks: { kind: string; simulcastLayers: number }[]; viewerLinks: { id: string; layers: { spatialLayer: number } | null }[] };
-    const described = async () => (await (await fetch(`${server.httpUrl}/api/streams/wl/cam`)).json()) as Described;
+    const described = async () => (await (await fetch(`${server.httpUrl}/api/streams/wl/${stream}`)).json()) as Described;
     await waitUntil(async () => (await described()).tracks.find((t) => t.kind === 'video')?.simulcastLayers === 3, 'the ladder served');
-    // One FFmpeg makes both renditions (one decode), from the stream's feed.
-    await waitUntil(() => renditionFfmpegs('scale=160:120').length > 0, 'the ladder FFmpeg');
-    const [ffmpeg, ...others] = renditionFfmpegs('scale=160:120', 'scale=240:180');
+    // One FFmpeg makes both renditions (one decode), apart from the source layer.
+    const ladderFfmpegs = () => renditionFfmpegs(':120,format=yuv420p', ':180,format=yuv420p');
+    await waitUntil(() => ladderFfmpegs().length > 0, 'the ladder FFmpeg');
+    const [ffmpeg, ...others] = ladderFfmpegs();
     expect(others).toEqual([]);
     if (!ffmpeg) throw new Error('no ladder FFmpeg');
 
-    const pinned = await Promise.all([0, 1, 2].map((layer) => watch(`${server.httpUrl}/whep/wl/cam?spatialLayer=${layer}`)));
-    const lastSize = async (viewer: Viewer) => (await decodedFrameSizes(viewer.packets.video)).at(-1);
-    const sizes = () => Promise.all(pinned.map(lastSize));
-    const expected = ['160x120', '240x180', '320x240'];
-    await waitUntil(async () => JSON.stringify(await sizes()) === JSON.stringify(expected), 'each layer at its size', 30_000);
+    const pinned = await Promise.all([0, 1, 2].map((layer) => watch(`${server.httpUrl}/whep/wl/${stream}?spatialLayer=${layer}`)));
+    const lastHeight = async (viewer: Viewer) => (await decodedFrameSizes(viewer.packets.video)).at(-1)?.split('x')[1];
+    const heights = () => Promise.all(pinned.map(lastHeight));
+    const expected = ['120', '180', String(sourceHeight)];
+    await waitUntil(async () => JSON.stringify(await heights()) === JSON.stringify(expected), 'each layer at its size', 30_000);
     const links = (await described()).viewerLinks;
     expect(pinned.map((viewer) => links.find((l) => l.id === viewer.session.location.split('/').at(-1))?.layers?.spatialLayer)).toEqual([0, 1, 2]);
 
-    // The renditions' FFmpeg hangs: the top layer goes on, and the viewers of the lower ones are moved onto it. Killed,
-    // it is restarted, and they are back on their layers.
     const [lowest] = pinned;
     if (!lowest) throw new Error('no viewer');
     process.kill(ffmpeg.pid, 'SIGSTOP');
     const framesBefore = (await decodedFrameSizes(lowest.packets.video)).length;
-    await waitUntil(async () => (await decodedFrameSizes(lowest.packets.video)).slice(framesBefore).includes('320x240'), 'the lowest viewer on the top layer', 30_000);
+    await waitUntil(async () => (await decodedFrameSizes(lowest.packets.video)).slice(framesBefore).some((size) => size.endsWith(`x${sourceHeight}`)), 'the lowest viewer on the source layer', 30_000);
     process.kill(ffmpeg.pid, 'SIGKILL');
-    await waitUntil(async () => (await lastSize(lowest)) === '160x120', 'the lowest viewer back on its layer', 30_000);
+    await waitUntil(async () => (await lastHeight(lowest)) === '120', 'the lowest viewer back on its layer', 30_000);
     for (const viewer of pinned) expect(viewer.connectionState()).toBe('connected');
 
-    // The stream ending ends the ladder and its FFmpeg.
-    await publisher.close();
-    await waitUntil(() => renditionFfmpegs('scale=160:120').length === 0, 'the ladder FFmpeg gone');
+    await end();
+    await waitUntil(() => ladderFfmpegs().length === 0, 'the ladder FFmpeg gone');
+  }
+
+  it("of a WHIP source (its one H264 layer on top, forwarded): viewers of the dead layers are sent the source's until it is back", async () => {
+    const publisher = await publish(`${server.httpUrl}/whip/wl/cam`);
+    publishers.push(publisher);
+    await publisher.connected;
+    await ladderFallback('cam', 240, () => publisher.close());
+  });
+
+  it("of an RTMP source (copied on top, the renditions an FFmpeg of their own): the same", async () => {
+    const encoder = await source('wl', 'rtmp');
+    await ladderFallback('rtmp', 360, async () => {
+      encoder.kill('SIGKILL');
+      await waitUntil(() => server.registry.get('wl', 'rtmp') === undefined, 'wl/rtmp offline');
+    });
   });
 });
 
