@@ -181,7 +181,7 @@ describe('WebRTC ladder of an RTMP source', () => {
       await waitUntil(() => server.registry.get('ladder', 'cam') !== undefined, 'ladder/cam live');
       const producer = server.registry.get('ladder', 'cam')?.room.producers.find((p) => p.kind === 'video');
       if (!producer) throw new Error('no video producer');
-      // One simulcast producer: the two renditions and the source, lowest first, all from the bridge's FFmpeg.
+      // One simulcast producer: the two renditions and the source, lowest first, through the layer mux.
       expect(producer.type).toBe('simulcast');
       const ssrcs = producer.rtpParameters.encodings?.map((e) => e.ssrc) ?? [];
       expect(ssrcs).toHaveLength(3);
