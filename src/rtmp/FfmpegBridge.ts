@@ -44,23 +44,20 @@ const INPUT_OPTIONS = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize
 /** The bridge's FFmpeg (restarted from the next key frame if it dies while the encoder is still connected). */
 export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
   const { video, audio, plan } = options;
-  let ladder = options.ladder;
+  /** The ladder's layers as they are made now (a size change plans them again). */
+  const ladder = { layers: options.ladder };
   const pacer = audio ? new OpusPacer(audio, options.logger) : undefined;
   // FFmpeg's local ports towards the pacer (the SFU's fixed ones are the pacer's).
   const pacerPorts = pacer ? Promise.all([pacer.ready, freeUdpPortPair()]).then(([, port]) => port) : Promise.resolve(undefined);
   /** The renditions come from an FFmpeg of their own (a copied source), not from the bridge's. */
   const apart = plan.video?.copy === true;
-  const layers = video && plan.video && ladder.length > 0 ? ladderLayers(video, ladder.length, apart, options.logger) : undefined;
-  const ladderEncoder = layers && apart ? () => renditionEncoder(options.feed, layers.lower(ladder), options.ffmpegs, options.logger.child({ component: 'webrtc-ladder' })) : undefined;
+  const layers = video && plan.video && ladder.layers.length > 0 ? ladderLayers(video, ladder.layers.length, apart, options.logger) : undefined;
+  const ladderEncoder = layers && apart ? () => renditionEncoder(options.feed, layers.lower(ladder.layers), options.ffmpegs, options.logger.child({ component: 'webrtc-ladder' })) : undefined;
   let localPort: number | undefined;
   /** Wall-clock time (ms) of the current run's timestamp 0. */
   let originMs = 0;
   const ready = Promise.all([pacerPorts.then((port) => (localPort = port)), layers?.ready]);
-  const relayout = (next: readonly RenditionPlan[]) => {
-    if (next.length !== ladder.length) throw new Error(`the ladder has ${ladder.length} layers, not ${next.length}`);
-    ladder = next;
-  };
-  return new RtmpBridge(ready, [pacer, layers?.mux], relayout, ladderEncoder, options.logger, {
+  return new RtmpBridge(ready, [pacer, layers?.mux], ladder, ladderEncoder, options.logger, {
     input: bridgeInput(options.feed, INPUT_OPTIONS, options.retime, (run) => (originMs = run.originMs)),
     graceful: false,
     ffmpegs: options.ffmpegs,
@@ -71,8 +68,8 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
         const top = layers ? layers.top() : video;
         command.output(rtpUrl(top)).outputOptions(['-map', '0:v:0', ...videoOptions(plan.video.copy, options.videoKbps), ...realtime, '-f', 'rtp', '-payload_type', String(video.payloadType), '-ssrc', String(video.ssrc)]);
         if (layers && !apart) {
-          command.complexFilter(filterGraph(ladder, false));
-          layers.lower(ladder).forEach((output, i) => {
+          command.complexFilter(filterGraph(ladder.layers, false));
+          layers.lower(ladder.layers).forEach((output, i) => {
             for (const { url, options: outputOptions } of renditionOutputs(output, i)) command.output(url).outputOptions([...outputOptions, ...realtime]);
           });
         }
@@ -120,7 +117,7 @@ export class RtmpBridge extends ManagedFfmpeg {
   constructor(
     private readonly socketsReady: Promise<unknown>,
     private readonly owned: ({ close(): void } | undefined)[],
-    private readonly relayout: (ladder: readonly RenditionPlan[]) => void,
+    private readonly ladderState: { layers: readonly RenditionPlan[] },
     private readonly ladderEncoder: (() => ManagedFfmpeg) | undefined,
     private readonly logger: Logger,
     options: ConstructorParameters<typeof ManagedFfmpeg>[0],
@@ -143,6 +140,11 @@ export class RtmpBridge extends ManagedFfmpeg {
     );
   }
 
+  /** The WebRTC ladder's layers as they are made now, lowest first (none without a ladder). */
+  get ladderLayers(): readonly RenditionPlan[] {
+    return this.ladderState.layers;
+  }
+
   /** The ladder's own FFmpeg (a copied source's), for tests and benches. */
   get ladder(): ManagedFfmpeg | undefined {
     return this.ladderFfmpeg;
@@ -153,7 +155,8 @@ export class RtmpBridge extends ManagedFfmpeg {
    * of the FFmpeg that makes them; a re-encode restarts at the new size (a copy follows by itself).
    */
   async followVideo(ladder: readonly RenditionPlan[]): Promise<void> {
-    this.relayout(ladder);
+    if (ladder.length !== this.ladderState.layers.length) throw new Error(`the ladder has ${this.ladderState.layers.length} layers, not ${ladder.length}`);
+    this.ladderState.layers = ladder;
     if (!this.ladderEncoder) return this.restart();
     await this.ladderFfmpeg?.close();
     this.startLadder();

@@ -83,8 +83,6 @@ export class RtmpPublish {
   private readonly pending: AVPacket[] = [];
   private publisher: PlainPublisher | undefined;
   private bridgeInstance: RtmpBridge | undefined;
-  /** The WebRTC ladder's layers as the bridge makes them now. */
-  private ladder: readonly RenditionPlan[] = [];
   private readonly onVideoChange = () => void this.followVideo();
   /** The publish as FLV tags, for the bridge and the standard-latency side (HLS, FLV, relays, recording). */
   private feed: FlvFeed | undefined;
@@ -172,7 +170,6 @@ export class RtmpPublish {
     const targets = rtpTargets(publisher.endpoints, specs);
     const bridge = ffmpegBridge({ feed, plan, video: targets.video, audio: targets.audio, videoKbps: this.videoKbps, retime: this.timestamps === 'arrival', ladder, ffmpegs: this.ffmpegs, logger: this.logger });
     this.bridgeInstance = bridge;
-    this.ladder = ladder;
     feed.on('videoConfig', this.onVideoChange);
     this.logger.info({ transcode: plan.transcode, reason: plan.reason, ladder: ladder.map((l) => `${l.templateId}:${l.width}x${l.height}@${l.bitrateKbps}k`) }, 'RTMP stream live');
     bridge.start();
@@ -188,11 +185,10 @@ export class RtmpPublish {
    */
   private async followVideo(): Promise<void> {
     const { bridgeInstance: bridge, feed, planned } = this;
-    if (!bridge || !feed || this.ended || !planned?.video || (planned.video.copy && this.ladder.length === 0)) return;
+    if (!bridge || !feed || this.ended || !planned?.video || (planned.video.copy && bridge.ladderLayers.length === 0)) return;
     try {
-      const ladder = await this.ladders.refitWebrtcLadder(this.ladder, this.identity, feed);
+      const ladder = await this.ladders.refitWebrtcLadder(bridge.ladderLayers, this.identity, feed);
       if (this.ended) return;
-      this.ladder = ladder;
       this.logger.info({ ladder: ladder.map((l) => `${l.templateId}:${l.width}x${l.height}`) }, 'source video changed: bridge restarted to follow it');
       await bridge.followVideo(ladder);
     } catch (error) {
