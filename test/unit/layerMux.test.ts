@@ -88,7 +88,7 @@ describe('LayerMux', () => {
     expect(order).toEqual(['layer 1 rtp', 'layer 0 rtp', 'rtcp first', 'rtcp later']);
   });
 
-  it("'arrival' mode: sends each layer with its SSRC, writes its sender reports from when its packets arrived, drops other payload types, passes key-frame requests on", async () => {
+  it("'arrival' mode: sends each layer with its SSRC, writes its sender reports from when its packets arrived, drops other payload types and senders, passes key-frame requests on", async () => {
     const [rtp, rtcp, sender] = [await socket(), await socket(), await socket()];
     const localPort = await freeUdpPortPair();
     const requests: number[] = [];
@@ -96,6 +96,8 @@ describe('LayerMux', () => {
     const mux = new LayerMux({ ip: '127.0.0.1', port: rtp.address().port, rtcpPort: rtcp.address().port, localPort }, 2, logger, { from: 'arrival', ssrcs, payloadType: 102, clockRate: 90000, onKeyFrameRequest: (index) => requests.push(index) });
     muxes.push(mux);
     await mux.ready;
+    // Layer 1 is sent with SSRC 99 (a forwarded stream's); layer 0 with its own.
+    mux.acceptSsrc(1, 99);
     const packet = (payloadType: number, ssrc: number, timestamp: number) => {
       const p = Buffer.alloc(20);
       p[0] = 0x80;
@@ -106,8 +108,10 @@ describe('LayerMux', () => {
     };
     const reports = received(rtcp, 1);
     const forwarded = received(rtp, 1);
-    // An RTX packet (another payload type), the sender's own report: neither goes on.
+    // An RTX packet (another payload type), another sender's packet (another SSRC), the sender's own report: none goes on.
     sender.send(packet(103, 99, 5), mux.input(1).port, '127.0.0.1');
+    sender.send(packet(102, 4242, 5), mux.input(1).port, '127.0.0.1');
+    sender.send(packet(102, 2222, 5), mux.input(0).port, '127.0.0.1');
     sender.send(Buffer.from('a sender report'), mux.input(1).rtcpPort, '127.0.0.1');
     const sentAt = Date.now();
     sender.send(packet(102, 99, 900_000), mux.input(1).port, '127.0.0.1');

@@ -15,6 +15,9 @@
 //   RTP time to when its packets arrived here, as mediasoup maps what it sends a viewer. A switch then continues the
 //   viewer's timeline from the moment of the switch (never backwards, which mediasoup would refuse), and a viewer on
 //   a lower layer sees it as late as its encoder makes it. The SFU's key-frame requests (PLI, FIR) are passed on.
+//   Since it rewrites SSRCs, it takes on each input only the SSRC it expects there (the layer's own, or one given
+//   with acceptSsrc): ports are reused, and a sender whose own receiver went away (another stream's FFmpeg) may go on
+//   sending to a port the mux now has. In 'senders' mode such packets go on, and mediasoup drops their SSRC.
 import { createSocket, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { senderReport, wallClockMs } from './rtcp.js';
@@ -25,7 +28,7 @@ export type LayerReports =
   | { from: 'senders' }
   | {
       from: 'arrival';
-      /** Each layer's SSRC, lowest first: its packets go on with it whatever they were sent with. */
+      /** Each layer's SSRC, lowest first: what it is sent with (see acceptSsrc), and what its packets go on with. */
       ssrcs: readonly number[];
       payloadType: number;
       clockRate: number;
@@ -40,6 +43,8 @@ interface LayerInput {
   flowing: boolean;
   /** 'senders': its last sender report from before that. */
   heldReport: Buffer | undefined;
+  /** 'arrival': the SSRC its sender sends with (other packets are dropped). */
+  acceptedSsrc: number;
   /** 'arrival': the last packet's RTP timestamp and when it arrived (wall clock, ms), and the counts for reports. */
   lastTimestamp: number;
   lastArrivalMs: number;
@@ -71,7 +76,17 @@ export class LayerMux {
     private readonly reports: LayerReports = { from: 'senders' },
   ) {
     if (reports.from === 'arrival' && reports.ssrcs.length !== layers) throw new Error(`${layers} layers, ${reports.ssrcs.length} SSRCs`);
-    this.inputs = Array.from({ length: layers }, () => ({ rtp: createSocket('udp4'), rtcp: createSocket('udp4'), flowing: false, heldReport: undefined, lastTimestamp: 0, lastArrivalMs: 0, packets: 0, octets: 0 }));
+    this.inputs = Array.from({ length: layers }, (_, i) => ({
+      rtp: createSocket('udp4'),
+      rtcp: createSocket('udp4'),
+      flowing: false,
+      heldReport: undefined,
+      acceptedSsrc: reports.from === 'arrival' ? (reports.ssrcs[i] ?? 0) : 0,
+      lastTimestamp: 0,
+      lastArrivalMs: 0,
+      packets: 0,
+      octets: 0,
+    }));
     this.inputs.forEach((input, index) => {
       input.rtp.on('message', (packet) => this.forward(input, index, packet));
       input.rtcp.on('message', (packet) => {
@@ -100,6 +115,13 @@ export class LayerMux {
     return { port: input.rtp.address().port, rtcpPort: input.rtcp.address().port };
   }
 
+  /** 'arrival': layer `index` is sent with this SSRC, not its own (the top layer forwarded from an SFU consumer). */
+  acceptSsrc(index: number, ssrc: number): void {
+    const input = this.inputs[index];
+    if (!input) throw new Error(`no layer ${index}`);
+    input.acceptedSsrc = ssrc;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -112,7 +134,8 @@ export class LayerMux {
   private forward(input: LayerInput, index: number, packet: Buffer): void {
     const { reports } = this;
     if (reports.from === 'arrival') {
-      if (packet.length < 12 || (packet[1] ?? 0) % 128 !== reports.payloadType) return; // not the layer's media (RTX, padding-only probes)
+      // Not the layer's media: RTX, or another sender's packets.
+      if (packet.length < 12 || (packet[1] ?? 0) % 128 !== reports.payloadType || packet.readUInt32BE(8) !== input.acceptedSsrc) return;
       packet.writeUInt32BE(reports.ssrcs[index] ?? 0, 8);
       input.lastTimestamp = packet.readUInt32BE(4);
       input.lastArrivalMs = wallClockMs();

@@ -72,6 +72,9 @@ export class WhipLadder {
     try {
       const [, ...ports] = await Promise.all([mux.ready, ...layers.map(() => freeUdpPortPair())]);
       subscriber = await room.subscribePlain(randomUUID(), [{ kind: 'video', ip: '127.0.0.1', ...mux.input(top) }]);
+      const [consumed] = subscriber.tracks;
+      if (!consumed) throw new Error('the source video cannot be consumed');
+      mux.acceptSsrc(top, consumed.ssrc);
       subscriber.requestKeyFrame();
       const lowerLayers = layers.map((_, i): RtpTarget => ({ ip: '127.0.0.1', ...mux.input(i), localPort: ports[i] ?? 0, payloadType, ssrc: ssrcs[i] ?? 0 }));
       const ladder = new WhipLadder(publisher, mux, subscriber, lowerLayers, feed, ffmpegs, logger);
