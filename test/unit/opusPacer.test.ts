@@ -421,7 +421,9 @@ describe('OpusPacer', () => {
     const burstAt = performance.now();
     for (let i = 0; i < 5; i++) pacer.receive(opusRtp(i, i, i * 960), burstAt);
     await sink.until(() => sink.packets.length >= 1 && sink.reports.length >= 1);
-    expect(count('Timeout')).toBeGreaterThanOrEqual(before.timers + 2); // the queue's timer and the reports'
+    // The reports' timer, and the queue's while packets wait (a loaded machine may have let the queue drain by now).
+    const queued = pacer.stats.received - pacer.stats.sent;
+    expect(count('Timeout')).toBeGreaterThanOrEqual(before.timers + (queued > 0 ? 2 : 1));
     pacer.close();
     pacer.close(); // idempotent
     pacer.receive(opusRtp(9, 9, 9 * 960)); // ignored once closed
@@ -440,6 +442,7 @@ describe('OpusPacer', () => {
       rebound.push(socket);
     }
     for (const socket of rebound) socket.close();
-    expect(sink.packets.length).toBeLessThan(5);
+    // What was queued at close() was dropped, not sent.
+    expect(sink.packets.length).toBeLessThanOrEqual(5 - queued);
   });
 });
