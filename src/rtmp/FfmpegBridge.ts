@@ -19,7 +19,7 @@ import { rtpUrl, type RtpTarget } from '../media/ffmpeg/rtp.js';
 import { freeUdpPortPair } from '../media/ffmpeg/udpPorts.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
 import { filterGraph, renditionOutputs, type RenditionPlan } from '../media/transcoding/plan.js';
-import { renditionEncoder } from '../media/transcoding/RenditionEncoder.js';
+import { LadderRenditions } from '../media/transcoding/RenditionEncoder.js';
 import { bridgeInput } from './bridgeInput.js';
 import { OpusPacer } from './OpusPacer.js';
 import type { StreamPlan } from './streamAnalysis.js';
@@ -52,12 +52,12 @@ export function ffmpegBridge(options: BridgeOptions): RtmpBridge {
   /** The renditions come from an FFmpeg of their own (a copied source), not from the bridge's. */
   const apart = plan.video?.copy === true;
   const layers = video && plan.video && ladder.layers.length > 0 ? ladderLayers(video, ladder.layers.length, apart, options.logger) : undefined;
-  const ladderEncoder = layers && apart ? () => renditionEncoder(options.feed, layers.lower(ladder.layers), options.ffmpegs, options.logger.child({ component: 'webrtc-ladder' })) : undefined;
+  const renditions = layers && apart ? new LadderRenditions(options.feed, layers.lower, options.ffmpegs, options.logger.child({ component: 'webrtc-ladder' })) : undefined;
   let localPort: number | undefined;
   /** Wall-clock time (ms) of the current run's timestamp 0. */
   let originMs = 0;
   const ready = Promise.all([pacerPorts.then((port) => (localPort = port)), layers?.ready]);
-  return new RtmpBridge(ready, [pacer, layers?.mux], ladder, ladderEncoder, options.logger, {
+  return new RtmpBridge(ready, [pacer, layers?.mux], ladder, renditions, options.logger, {
     input: bridgeInput(options.feed, INPUT_OPTIONS, options.retime, (run) => (originMs = run.originMs)),
     graceful: false,
     ffmpegs: options.ffmpegs,
@@ -111,14 +111,11 @@ function ladderLayers(video: RtpTarget, count: number, apart: boolean, logger: L
  * when there is one: starts once the sockets are bound, closes them all.
  */
 export class RtmpBridge extends ManagedFfmpeg {
-  private ladderFfmpeg: ManagedFfmpeg | undefined;
-  private closed = false;
-
   constructor(
     private readonly socketsReady: Promise<unknown>,
     private readonly owned: ({ close(): void } | undefined)[],
     private readonly ladderState: { layers: readonly RenditionPlan[] },
-    private readonly ladderEncoder: (() => ManagedFfmpeg) | undefined,
+    private readonly renditions: LadderRenditions | undefined,
     private readonly logger: Logger,
     options: ConstructorParameters<typeof ManagedFfmpeg>[0],
   ) {
@@ -131,7 +128,7 @@ export class RtmpBridge extends ManagedFfmpeg {
     this.socketsReady.then(
       () => {
         super.start();
-        this.startLadder();
+        this.renditions?.start(this.ladderState.layers);
       },
       (error: unknown) => {
         this.logger.error({ err: error }, 'cannot bind the audio pacer or the layer mux: the bridge does not start');
@@ -145,11 +142,6 @@ export class RtmpBridge extends ManagedFfmpeg {
     return this.ladderState.layers;
   }
 
-  /** The ladder's own FFmpeg (a copied source's), for tests and benches. */
-  get ladder(): ManagedFfmpeg | undefined {
-    return this.ladderFfmpeg;
-  }
-
   /**
    * The source's video changed: the ladder's layers (as many as before) are made again as now planned, by a new run
    * of the FFmpeg that makes them; a re-encode restarts at the new size (a copy follows by itself).
@@ -157,22 +149,15 @@ export class RtmpBridge extends ManagedFfmpeg {
   async followVideo(ladder: readonly RenditionPlan[]): Promise<void> {
     if (ladder.length !== this.ladderState.layers.length) throw new Error(`the ladder has ${this.ladderState.layers.length} layers, not ${ladder.length}`);
     this.ladderState.layers = ladder;
-    if (!this.ladderEncoder) return this.restart();
-    await this.ladderFfmpeg?.close();
-    this.startLadder();
+    if (!this.renditions) return this.restart();
+    await this.renditions.restart(ladder);
   }
 
   override async close(): Promise<void> {
-    this.closed = true;
-    await Promise.all([super.close(), this.ladderFfmpeg?.close()]);
+    await Promise.all([super.close(), this.renditions?.close()]);
     for (const socket of this.owned) socket?.close();
   }
 
-  private startLadder(): void {
-    if (!this.ladderEncoder || this.closed) return;
-    this.ladderFfmpeg = this.ladderEncoder();
-    this.ladderFfmpeg.start();
-  }
 }
 
 function videoOptions(copy: boolean, kbps: number): string[] {

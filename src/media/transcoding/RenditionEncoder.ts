@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { feedInput, type FfmpegProcesses, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
 import type { FlvSource } from '../flv/FlvFeed.js';
-import { filterGraph, renditionOutputs, type RenditionOutput } from './plan.js';
+import { filterGraph, renditionOutputs, type RenditionOutput, type RenditionPlan } from './plan.js';
 
 /** No probing or input buffering: the feed's FLV header and sequence headers say what the streams are. */
 const INPUT_OPTIONS = ['-fflags', 'nobuffer', '-flags', 'low_delay', '-probesize', '32', '-analyzeduration', '0'];
@@ -25,4 +25,38 @@ export function renditionEncoder(feed: FlvSource, outputs: readonly RenditionOut
       });
     },
   });
+}
+
+/**
+ * The renditions of a WebRTC ladder made apart from its top layer (a WHIP source's, a copied RTMP source's): one
+ * renditionEncoder into the ladder's lower layers, made again by a new FFmpeg when the source's video changes.
+ */
+export class LadderRenditions {
+  private ffmpeg: ManagedFfmpeg | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly feed: FlvSource,
+    /** Where each layer goes, for the layers as planned. */
+    private readonly outputsOf: (layers: readonly RenditionPlan[]) => readonly RenditionOutput[],
+    private readonly ffmpegs: FfmpegProcesses,
+    private readonly logger: Logger,
+  ) {}
+
+  start(layers: readonly RenditionPlan[]): void {
+    if (this.closed) return;
+    this.ffmpeg = renditionEncoder(this.feed, this.outputsOf(layers), this.ffmpegs, this.logger);
+    this.ffmpeg.start();
+  }
+
+  /** The layers planned again (the source's new size): the running FFmpeg makes way for one that makes them. */
+  async restart(layers: readonly RenditionPlan[]): Promise<void> {
+    await this.ffmpeg?.close();
+    this.start(layers);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.ffmpeg?.close();
+  }
 }

@@ -105,8 +105,8 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   /** Each source's listener for a change of its video (renditions follow it). */
   private readonly videoListeners = new Map<LiveStream, () => void>();
   private readonly refusalCounts = new Map<RenditionRefusal, number>();
-  /** The WebRTC ladders of WHIP sources (the RTMP bridge makes an RTMP source's), and the layers each makes now. */
-  private readonly whipLadders = new Map<LiveStream, { ladder: WhipLadder; layers: RenditionPlan[] }>();
+  /** The WebRTC ladders of WHIP sources (the RTMP bridge makes an RTMP source's). */
+  private readonly whipLadders = new Map<LiveStream, WhipLadder>();
   /** Places taken under maxRenditions: renditions running and starting. */
   private places = 0;
   private closed = false;
@@ -255,7 +255,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     for (const [source, onVideoChange] of this.videoListeners) source.feed.off('videoConfig', onVideoChange);
     this.videoListeners.clear();
     await Promise.allSettled([...this.starting.values()]);
-    await Promise.all([...this.whipLadders.values()].map(({ ladder }) => ladder.close()));
+    await Promise.all([...this.whipLadders.values()].map((ladder) => ladder.close()));
     this.whipLadders.clear();
     for (const rendition of [...this.renditions.values()]) this.stop(rendition, 'server shutting down');
     await Promise.all([...this.stopping]);
@@ -285,7 +285,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
     this.videoListeners.delete(live);
     const whip = this.whipLadders.get(live);
     this.whipLadders.delete(live);
-    if (whip) void this.track(whip.ladder.close());
+    if (whip) void this.track(whip.close());
     for (const rendition of [...this.renditions.values()]) {
       if (rendition.source === live) this.stop(rendition, `source ${streamPath(live)} ended`);
       else if (rendition.live === live) this.stop(rendition, 'stream closed');
@@ -294,7 +294,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
 
   /** A WHIP source's WebRTC ladder, when a ladder with `webrtc: true` matches it and it sends one H264 layer. */
   private async startWhipLadder(source: LiveStream): Promise<void> {
-    const identity: StreamIdentity = { host: source.host, app: source.app, stream: source.stream };
+    const identity = identityOf(source);
     if (!bestMatch(this.options.config.ladders, identity)?.webrtc) return;
     const misfit = whipLadderMisfit(source.room);
     if (misfit) {
@@ -308,7 +308,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
       await ladder.close();
       return;
     }
-    this.whipLadders.set(source, { ladder, layers });
+    this.whipLadders.set(source, ladder);
     this.options.logger.info({ stream: streamPath(source), ladder: layers.map((l) => `${l.templateId}:${l.width}x${l.height}@${l.bitrateKbps}k`) }, 'WHIP stream served as a WebRTC ladder');
   }
 
@@ -329,11 +329,8 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
   private sourceVideoChanged(source: LiveStream): void {
     const whip = this.whipLadders.get(source);
     if (whip) {
-      const identity: StreamIdentity = { host: source.host, app: source.app, stream: source.stream };
-      const refitted = this.refitWebrtcLadder(whip.layers, identity, source.feed).then(async (layers) => {
-        if (this.whipLadders.get(source) !== whip) return;
-        whip.layers = layers;
-        await whip.ladder.followVideo(layers);
+      const refitted = this.refitWebrtcLadder(whip.layers, identityOf(source), source.feed).then(async (layers) => {
+        if (this.whipLadders.get(source) === whip) await whip.followVideo(layers);
       });
       void this.track(refitted);
     }
@@ -366,7 +363,7 @@ export class Transcoder extends EventEmitter<TranscoderEvents> {
 
   /** Which templates apply to a stream: those the best-matching ladder names, and those whose own match it meets. */
   private applies(template: TranscodeTemplate, source: LiveStream): boolean {
-    const target: StreamIdentity = { host: source.host, app: source.app, stream: source.stream };
+    const target = identityOf(source);
     const { ladders } = this.options.config;
     if (bestMatch(ladders, target)?.templates.includes(template.id)) return true;
     // A template with no domain/app/stream of its own applies only through ladders, unless none names it.
@@ -565,4 +562,9 @@ function status(rendition: Rendition): RenditionStatus {
 
 function sameSet<T>(a: Set<T>, b: Set<T>): boolean {
   return a.size === b.size && [...a].every((x) => b.has(x));
+}
+
+/** The stream a live one is, as rules match it (domain, app, stream). */
+function identityOf(live: LiveStream): StreamIdentity {
+  return { host: live.host, app: live.app, stream: live.stream };
 }

@@ -13,12 +13,12 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PlainPublisher, PlainSubscriber, PlainTrackSpec, Room } from '../../../sfu/index.js';
 import { LayerMux } from '../ffmpeg/LayerMux.js';
-import type { FfmpegProcesses, ManagedFfmpeg } from '../ffmpeg/ManagedFfmpeg.js';
+import type { FfmpegProcesses } from '../ffmpeg/ManagedFfmpeg.js';
 import type { RtpTarget } from '../ffmpeg/rtp.js';
 import { freeUdpPortPair } from '../ffmpeg/udpPorts.js';
 import type { FlvSource } from '../flv/FlvFeed.js';
 import type { RenditionPlan } from './plan.js';
-import { renditionEncoder } from './RenditionEncoder.js';
+import { LadderRenditions } from './RenditionEncoder.js';
 
 /** Why a WHIP stream cannot have a WebRTC ladder, or undefined when it can. */
 export function whipLadderMisfit(room: Room): string | undefined {
@@ -30,18 +30,20 @@ export function whipLadderMisfit(room: Room): string | undefined {
 }
 
 export class WhipLadder {
-  private encoder: ManagedFfmpeg | undefined;
   private closed = false;
 
   private constructor(
     private readonly publisher: PlainPublisher,
     private readonly mux: LayerMux,
     private readonly subscriber: PlainSubscriber,
-    private readonly lowerLayers: readonly RtpTarget[],
-    private readonly feed: FlvSource,
-    private readonly ffmpegs: FfmpegProcesses,
-    private readonly logger: Logger,
+    private readonly renditions: LadderRenditions,
+    /** The renditions as they are made now, lowest first. */
+    private current: readonly RenditionPlan[],
   ) {}
+
+  get layers(): readonly RenditionPlan[] {
+    return this.current;
+  }
 
   /** Starts the ladder with these renditions (lowest first) below the source; the stream must fit it (whipLadderMisfit). */
   static async start(room: Room, feed: FlvSource, layers: readonly RenditionPlan[], ffmpegs: FfmpegProcesses, logger: Logger): Promise<WhipLadder> {
@@ -77,9 +79,9 @@ export class WhipLadder {
       mux.acceptSsrc(top, consumed.ssrc);
       subscriber.requestKeyFrame();
       const lowerLayers = layers.map((_, i): RtpTarget => ({ ip: '127.0.0.1', ...mux.input(i), localPort: ports[i] ?? 0, payloadType, ssrc: ssrcs[i] ?? 0 }));
-      const ladder = new WhipLadder(publisher, mux, subscriber, lowerLayers, feed, ffmpegs, logger);
-      ladder.encode(layers);
-      return ladder;
+      const renditions = new LadderRenditions(feed, (planned) => planned.map((plan, i) => ({ plan, video: lowerLayers[i] as RtpTarget, audio: undefined })), ffmpegs, logger);
+      renditions.start(layers);
+      return new WhipLadder(publisher, mux, subscriber, renditions, layers);
     } catch (error) {
       subscriber?.close('ladder failed');
       mux.close();
@@ -90,23 +92,17 @@ export class WhipLadder {
 
   /** The source's video changed (another size): the renditions are made again as now planned (as many as before). */
   async followVideo(layers: readonly RenditionPlan[]): Promise<void> {
-    if (layers.length !== this.lowerLayers.length) throw new Error(`the ladder has ${this.lowerLayers.length} lower layers, not ${layers.length}`);
-    await this.encoder?.close();
-    if (!this.closed) this.encode(layers);
+    if (layers.length !== this.current.length) throw new Error(`the ladder has ${this.current.length} lower layers, not ${layers.length}`);
+    this.current = layers;
+    if (!this.closed) await this.renditions.restart(layers);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.encoder?.close();
+    await this.renditions.close();
     this.subscriber.close('ladder stopped');
     this.mux.close();
     this.publisher.close('ladder stopped');
-  }
-
-  private encode(layers: readonly RenditionPlan[]): void {
-    const outputs = layers.map((plan, i) => ({ plan, video: this.lowerLayers[i] as RtpTarget, audio: undefined }));
-    this.encoder = renditionEncoder(this.feed, outputs, this.ffmpegs, this.logger);
-    this.encoder.start();
   }
 }
