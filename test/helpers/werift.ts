@@ -144,7 +144,20 @@ export interface Viewer {
   close(): Promise<void>;
 }
 
-/** Plays a stream over WHEP with recvonly audio and video, recording every RTP packet. */
+/**
+ * Plays a stream over WHEP with recvonly audio and video, recording every RTP packet. Resolves once the connection
+ * is up; a viewer whose DTLS never completes (the werift fault `publish` describes) is hung up and made again, once.
+ */
+export async function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
+  const first = await startViewer(url, options);
+  const state = await connectedWithin(first.pc, CONNECT_MS);
+  if (state === 'connected') return first;
+  console.warn(`werift viewer of ${url}: ${state} after ${CONNECT_MS} ms (ICE ${first.pc.iceConnectionState}); hung up and made again`);
+  await first.close();
+  await first.session.delete().catch(() => undefined); // the server may have dropped it already
+  return startViewer(url, options);
+}
+
 export interface ViewOptions {
   video?: VideoCodec[];
   token?: string;
@@ -154,7 +167,7 @@ export interface ViewOptions {
   rtxPayloadTypes?: { H264?: number; VP8?: number };
 }
 
-export async function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
+async function startViewer(url: string, options: ViewOptions): Promise<Viewer> {
   const pts = options.payloadTypes ?? {};
   const rtx = options.rtxPayloadTypes ?? {};
   const video = (options.video ?? ['H264', 'VP8']).flatMap((c) => {
