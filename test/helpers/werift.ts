@@ -85,15 +85,20 @@ export interface PublishOptions {
  * is hung up (DELETE) and made again, once, with a warning in the test's output.
  */
 export async function publish(url: string, options: PublishOptions = {}): Promise<Publisher> {
-  const first = await startPublisher(url, options);
+  const publisher = await connectedOrRemade(`werift publisher to ${url}`, () => startPublisher(url, options));
+  await publisher.connected;
+  return publisher;
+}
+
+/** A peer made by `make`, or, when its connection is not up within CONNECT_MS, hung up and made once more. */
+async function connectedOrRemade<T extends { pc: RTCPeerConnection; session: HttpSession; close(): Promise<void> }>(what: string, make: () => Promise<T>): Promise<T> {
+  const first = await make();
   const state = await connectedWithin(first.pc, CONNECT_MS);
   if (state === 'connected') return first;
-  console.warn(`werift publisher to ${url}: ${state} after ${CONNECT_MS} ms (ICE ${first.pc.iceConnectionState}); hung up and made again`);
+  console.warn(`${what}: ${state} after ${CONNECT_MS} ms (ICE ${first.pc.iceConnectionState}); hung up and made again`);
   await first.close();
   await first.session.delete().catch(() => undefined); // the server may have dropped it already
-  const second = await startPublisher(url, options);
-  await second.connected;
-  return second;
+  return make();
 }
 
 /** Far longer than werift takes on a busy machine (~120 ms idle, seconds at worst). */
@@ -148,14 +153,8 @@ export interface Viewer {
  * Plays a stream over WHEP with recvonly audio and video, recording every RTP packet. Resolves once the connection
  * is up; a viewer whose DTLS never completes (the werift fault `publish` describes) is hung up and made again, once.
  */
-export async function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
-  const first = await startViewer(url, options);
-  const state = await connectedWithin(first.pc, CONNECT_MS);
-  if (state === 'connected') return first;
-  console.warn(`werift viewer of ${url}: ${state} after ${CONNECT_MS} ms (ICE ${first.pc.iceConnectionState}); hung up and made again`);
-  await first.close();
-  await first.session.delete().catch(() => undefined); // the server may have dropped it already
-  return startViewer(url, options);
+export function view(url: string, options: ViewOptions = {}): Promise<Viewer> {
+  return connectedOrRemade(`werift viewer of ${url}`, () => startViewer(url, options));
 }
 
 export interface ViewOptions {
