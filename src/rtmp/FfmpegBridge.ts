@@ -157,7 +157,6 @@ export class RtmpBridge extends ManagedFfmpeg {
     await Promise.all([super.close(), this.renditions?.close()]);
     for (const socket of this.owned) socket?.close();
   }
-
 }
 
 function videoOptions(copy: boolean, kbps: number): string[] {

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebRtcViewer } from '../../sfu/index.js';
 import type { WhipcastServer } from '../../src/server.js';
-import { launchChromium, openPlayer, openPublisher, pageSdp, videoReceiveQuality, type ChromiumBrowser } from '../helpers/browser.js';
+import { launchChromium, openPlayer, openPublisher, pageSdp, videoReceiveQuality, type ChromiumBrowser, type VideoReceiveQuality } from '../helpers/browser.js';
 import { EmulatedHost, emulationNamespaces, namespaceName, namespacesOf } from '../helpers/netns.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { rtmpEncoder } from '../helpers/encoder.js';
@@ -216,12 +216,14 @@ describe('WebRTC ladder of an RTMP source', () => {
       // And the longest time the viewer was sent no layer at all (its estimate under the lowest layer's bitrate).
       let longestLayerlessMs = 0;
       let layerSince = Date.now();
-      const sampleStall = async (): Promise<void> => {
-        const frames = (await videoReceiveQuality(page)).framesDecoded;
+      const sampleStall = async (): Promise<VideoReceiveQuality> => {
+        const quality = await videoReceiveQuality(page);
+        const frames = quality.framesDecoded;
         if (frames > last.frames) last = { frames, at: Date.now() };
         longestStallMs = Math.max(longestStallMs, Date.now() - last.at);
         if (consumer.currentLayers) layerSince = Date.now();
         longestLayerlessMs = Math.max(longestLayerlessMs, Date.now() - layerSince);
+        return quality;
       };
       await waitUntil(async () => {
         await sampleStall();
@@ -232,8 +234,7 @@ describe('WebRTC ladder of an RTMP source', () => {
       // and send the source layer for a while (seen on a loaded CI run), which is its call, not a fault here.
       let narrowest = Infinity;
       await waitUntil(async () => {
-        await sampleStall();
-        const width = (await videoReceiveQuality(page)).frameWidth;
+        const width = (await sampleStall()).frameWidth;
         if (width > 0) narrowest = Math.min(narrowest, width);
         return last.frames > switched + 90 && narrowest < 640;
       }, 'video to go on at the lower layer', 40_000);
