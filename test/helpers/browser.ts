@@ -1,10 +1,10 @@
 // Real browsers for tests: Debian's Chromium driven by playwright-core, with a fake camera and microphone, on
 // the web-demo pages (publish.html / play.html expose their session on `window.whipcast`).
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { waitUntil } from './server.js';
 import { afterAll, beforeAll } from 'vitest';
+import type { Config } from '../../src/config/config.js';
 import type { WhipcastServer } from '../../src/server.js';
-import { startTestServer } from './server.js';
+import { startTestServer, waitUntil, type DeepPartial } from './server.js';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -161,10 +161,10 @@ export async function framesDecoded(page: Page): Promise<number> {
 }
 
 /** A server and a headless Chromium for one test file: started before its tests, closed after them. */
-export function serverAndChromium(): { server: WhipcastServer; browser: ChromiumBrowser } {
+export function serverAndChromium(overrides: DeepPartial<Config> = {}): { server: WhipcastServer; browser: ChromiumBrowser } {
   const rig = {} as { server: WhipcastServer; browser: ChromiumBrowser };
   beforeAll(async () => {
-    rig.server = await startTestServer();
+    rig.server = await startTestServer(overrides);
     rig.browser = await launchChromium();
   });
   afterAll(async () => {

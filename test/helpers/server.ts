@@ -5,7 +5,7 @@ import { createLogger, startServer, type WhipcastServer } from '../../src/server
 import { freePortRange } from './ports.js';
 
 /** A config override: any setting may be left out, also inside list items (the schema fills in defaults). */
-type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
+export type DeepPartial<T> = T extends (infer U)[] ? DeepPartial<U>[] : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;
 
 /** The last lines each server of this test file logged (at info), printed when a test fails (test/helpers/failures.ts). */
 const recentLogs = new Map<string, string[]>();
