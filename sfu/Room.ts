@@ -4,7 +4,10 @@
 // must receive the ones of its own offer. A viewer numbering codecs like the publisher, on the origin's worker, is
 // served by the origin itself; others get a delivery router fed through a pipe. The same mechanism spreads a popular
 // stream over every core: once a worker carries its budget, new viewers go to a delivery router on another worker.
-// Closing the room (the publisher left) closes every router, and with them every transport, consumer and pipe.
+// With a reconnect grace, viewers are not served the publisher's producers but stable ones fed by it (StableTracks):
+// when the publisher leaves, the room waits that long for another, and one that comes in time feeds the same viewers.
+// Closing the room (the publisher left, the grace ran out) closes every router, and with them every transport,
+// consumer and pipe.
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
@@ -16,6 +19,7 @@ import { producerParametersFromOffer } from './sdp/rtpParameters.js';
 import type { PeerTimeouts } from './WebRtcPeer.js';
 import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
 import { PlainSubscriber, type PlainReceiver } from './PlainSubscriber.js';
+import { StableTracks } from './StableTracks.js';
 import { mediaStats, type RoomStats } from './stats.js';
 import { mediaCodec, trackOf, type TrackInfo, type TrackKind } from './tracks.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
@@ -45,7 +49,8 @@ export interface ViewerLink {
   layers: { spatialLayer: number; temporalLayer: number } | null;
 }
 
-export type RoomEvents = { close: []; viewer: [WebRtcViewer] };
+/** 'waiting': the publisher left and the room waits for another (its grace); 'close': the stream ended. */
+export type RoomEvents = { close: []; waiting: []; viewer: [WebRtcViewer] };
 
 /** How often the viewers' bitrate floor follows the lowest simulcast layer's bitrate. */
 const FLOOR_INTERVAL_MS = 1000;
@@ -54,8 +59,15 @@ const FLOOR_MARGIN = 1.5;
 
 export class Room extends EventEmitter<RoomEvents> {
   private publisher: WebRtcPublisher | PlainPublisher | undefined;
+  /** What viewers are sent when the room outlives its publisher (a grace, and a single-layer stream). */
+  private stable: StableTracks | undefined;
+  /** Set while the room waits for a new publisher: when the grace runs out. */
+  private graceDeadline: number | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
   /** The simulcast video new viewers get instead of the publisher's single layer (a WebRTC ladder), while it lasts. */
   private ladder: PlainPublisher | undefined;
+  /** A room that served a ladder ends with its publisher: the ladder's viewers could not be fed by another. */
+  private servedLadder = false;
   /** Raised when the video viewers get changes: routers placed before serve only the viewers they have. */
   private generation = 0;
   private origin: (RoomRouter & { payloadKey: string }) | undefined;
@@ -73,12 +85,19 @@ export class Room extends EventEmitter<RoomEvents> {
     private readonly pool: WorkerPool,
     private readonly options: RoomOptions,
     private readonly logger: Logger,
+    /** How long the room waits for a new publisher once its publisher leaves (0: it closes at once). */
+    private readonly graceMs = 0,
   ) {
     super();
   }
 
   get isClosed(): boolean {
     return this.closed;
+  }
+
+  /** The publisher left and the room waits for another; its viewers stay. */
+  get isWaiting(): boolean {
+    return this.graceDeadline !== undefined && !this.closed;
   }
 
   get viewerCount(): number {
@@ -88,7 +107,12 @@ export class Room extends EventEmitter<RoomEvents> {
   /** The tracks viewers get, in the order of stats().ingress: the publisher's, its video as a WebRTC ladder if it has one. */
   tracks(): TrackInfo[] {
     const ladderVideo = this.ladder?.producers[0];
-    return this.producers.map((p) => trackOf(p.kind === 'video' && ladderVideo ? ladderVideo : p));
+    return this.delivered.map((p) => trackOf(p.kind === 'video' && ladderVideo ? ladderVideo : p));
+  }
+
+  /** The producers viewers and egresses consume: the stable ones when there are, else the publisher's. */
+  private get delivered(): readonly ms.Producer[] {
+    return this.stable?.producers ?? this.producers;
   }
 
   /**
@@ -145,6 +169,10 @@ export class Room extends EventEmitter<RoomEvents> {
   ): Promise<T> {
     if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
     if (this.publisher) throw new Error(`room ${this.id} already has a publisher`);
+    if (this.isWaiting) {
+      const returned = await this.adoptReturning(codecs, logger, create);
+      if (returned) return returned;
+    }
     const slot = this.pool.leastLoaded();
     if (!slot) throw new Error('no mediasoup worker available');
     const router = await slot.worker.createRouter({ mediaCodecs: streamRouterCodecs(codecs.map((c) => ({ ...c, payloadType: c.codec.payloadType }))), appData: { room: this.id } });
@@ -157,20 +185,119 @@ export class Room extends EventEmitter<RoomEvents> {
       throw error;
     }
     const { publisher } = created;
+    const simulcast = publisher.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+    let stable: StableTracks | undefined;
+    try {
+      if (this.graceMs > 0 && !simulcast) stable = await StableTracks.create(router, publisher.producers, logger);
+    } catch (error) {
+      publisher.close('cannot relay its tracks');
+      router.close();
+      throw error;
+    }
     if (this.closed) {
       publisher.close('stream ended');
       router.close();
       throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
     }
-    const tracks = publisher.producers.map((p) => ({ producerId: p.id, kind: p.kind, codec: mediaCodec(p.rtpParameters) }));
-    this.publisher = publisher;
+    this.stable = stable;
+    const tracks = (stable?.producers ?? publisher.producers).map((p) => ({ producerId: p.id, kind: p.kind, codec: mediaCodec(p.rtpParameters) }));
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
     this.routers.set(this.routerKey(slot, this.origin.payloadKey), this.origin);
-    publisher.once('close', () => this.close());
-    const simulcast = publisher.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+    this.takePublisher(publisher);
     if (simulcast) this.followLayers(simulcast);
-    logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`) }, 'publisher created');
+    logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`), continuity: stable !== undefined }, 'publisher created');
     return created.result;
+  }
+
+  private takePublisher(publisher: WebRtcPublisher | PlainPublisher): void {
+    this.publisher = publisher;
+    publisher.once('close', () => this.publisherLeft(publisher));
+  }
+
+  /**
+   * A publisher coming back within the grace: on the origin router, feeding the stable tracks, so the viewers get
+   * its media in the sessions they have. Undefined when its codecs cannot feed them: the waiting viewers' sessions
+   * are ended, and the caller starts the room afresh.
+   */
+  private async adoptReturning<T>(
+    codecs: { kind: TrackKind; codec: ms.RtpCodecParameters }[],
+    logger: Logger,
+    create: (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: WebRtcPublisher | PlainPublisher; result: T }>,
+  ): Promise<T | undefined> {
+    const { origin, stable } = this;
+    if (!origin || !stable) return undefined;
+    const offered = codecs.map((c) => ({ kind: c.kind, mimeType: c.codec.mimeType }));
+    const named = offered.map((c) => `${c.kind} ${c.mimeType}`).join(', ');
+    if (!stable.fits(offered)) {
+      this.endWaitingViewers(`the new publisher's codecs (${named}) differ from the ones the viewers were sent`);
+      return undefined;
+    }
+    // The grace stops while the publisher is created: it has come back. If it fails, the viewers wait on.
+    clearTimeout(this.graceTimer);
+    let created: Awaited<ReturnType<typeof create>>;
+    try {
+      created = await create(origin.router, origin.slot);
+    } catch (error) {
+      this.armGrace();
+      throw error;
+    }
+    if (this.closed) {
+      created.publisher.close('stream ended');
+      throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
+    }
+    if (created.publisher.producers.some((p) => p.type !== 'simple')) {
+      created.publisher.close('simulcast cannot feed the waiting viewers');
+      this.endWaitingViewers('the new publisher sends simulcast, which the waiting viewers cannot be switched to');
+      return undefined;
+    }
+    try {
+      await stable.attach(created.publisher.producers);
+    } catch (error) {
+      created.publisher.close('cannot feed the waiting viewers');
+      this.armGrace();
+      throw error;
+    }
+    this.graceDeadline = undefined;
+    this.takePublisher(created.publisher);
+    logger.info({ tracks: named }, 'publisher came back within the grace: its media goes to the waiting viewers');
+    return created.result;
+  }
+
+  /** The publisher left: the room closes, or waits for a new one for its grace (viewers stay, frozen on the last frame). */
+  private publisherLeft(publisher: WebRtcPublisher | PlainPublisher): void {
+    if (this.publisher !== publisher || this.closed) return;
+    this.publisher = undefined;
+    if (!this.stable || this.servedLadder) {
+      this.close();
+      return;
+    }
+    this.stable.detach();
+    this.graceDeadline = Date.now() + this.graceMs;
+    this.armGrace();
+    this.logger.info({ graceSeconds: this.graceMs / 1000, viewers: this.viewers.size }, 'publisher left: the stream waits for a new one');
+    this.emit('waiting');
+  }
+
+  private armGrace(): void {
+    clearTimeout(this.graceTimer);
+    if (this.graceDeadline === undefined) return;
+    this.graceTimer = setTimeout(() => {
+      this.logger.info('no publisher came back within the grace');
+      this.close();
+    }, Math.max(0, this.graceDeadline - Date.now()));
+  }
+
+  /** A new publisher that cannot feed the waiting viewers: their sessions end, and the room starts afresh. */
+  private endWaitingViewers(reason: string): void {
+    this.logger.warn({ reason, viewers: this.viewers.size }, 'the waiting viewers\' sessions end');
+    for (const viewer of this.viewers) viewer.close(reason);
+    this.stable?.close();
+    this.stable = undefined;
+    for (const { router } of this.routers.values()) router.close();
+    this.routers.clear();
+    this.origin = undefined;
+    this.graceDeadline = undefined;
+    clearTimeout(this.graceTimer);
   }
 
   /**
@@ -192,6 +319,7 @@ export class Room extends EventEmitter<RoomEvents> {
     }
     const direct = origin.tracks[index];
     this.ladder = publisher;
+    this.servedLadder = true;
     this.serve(index, { producerId: producer.id, kind: 'video', codec: mediaCodec(producer.rtpParameters) });
     publisher.once('close', () => {
       this.ladder = undefined;
@@ -255,7 +383,7 @@ export class Room extends EventEmitter<RoomEvents> {
   async subscribePlain(sessionId: string, receivers: PlainReceiver[]): Promise<PlainSubscriber> {
     const origin = this.origin;
     if (this.closed || !origin) throw new StreamOfflineError(`stream ${this.id} is not live`);
-    const subscriber = await PlainSubscriber.create(sessionId, origin.router, origin.slot, this.producers, receivers, this.logger.child({ session: sessionId, role: 'egress' }));
+    const subscriber = await PlainSubscriber.create(sessionId, origin.router, origin.slot, this.delivered, receivers, this.logger.child({ session: sessionId, role: 'egress' }));
     if (this.closed) {
       subscriber.close('stream ended');
       throw new StreamOfflineError(`stream ${this.id} ended while its egress started`);
@@ -267,6 +395,7 @@ export class Room extends EventEmitter<RoomEvents> {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.floorTimer);
+    clearTimeout(this.graceTimer);
     this.ladder?.close('stream ended');
     this.publisher?.close('stream ended');
     for (const viewer of this.viewers) viewer.close('stream ended');

@@ -34,9 +34,12 @@ export class Sfu {
     return this.pool.size;
   }
 
-  /** Opens the room of a stream going live. The caller owns it and closes it when the stream ends. */
-  createRoom(id: string): Room {
-    const room = new Room(id, this.pool, this.options, this.logger.child({ stream: id }));
+  /**
+   * Opens the room of a stream going live. The caller owns it and closes it when the stream ends. With a grace, the
+   * room outlives its publisher that long, waiting for a new one (see Room).
+   */
+  createRoom(id: string, graceMs = 0): Room {
+    const room = new Room(id, this.pool, this.options, this.logger.child({ stream: id }), graceMs);
     this.rooms.add(room);
     room.once('close', () => this.rooms.delete(room));
     return room;

@@ -103,6 +103,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       conflict: config.publishConflict,
       domains,
       denials,
+      graceSeconds: ({ ingestDomain, app }) => config.continuity.apps[app] ?? domains.resolve(ingestDomain ?? '').graceSeconds ?? config.continuity.graceSeconds,
       egressFeed: (name, room) => egressFeed(name, room, { keyFrameIntervalMs: config.standard.keyFrameIntervalMs }, ffmpegs, logger),
       ...(admission.enabled ? { admission: (action: 'publish' | 'play', request: MediaRequest) => admission.check(action, request) } : {}),
       limits: new Limits(config.limits),

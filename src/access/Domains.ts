@@ -19,6 +19,8 @@ export interface DomainSettings {
   referer: { allow: string[] | undefined; deny: string[] | undefined; allowEmpty: boolean };
   ip: { allow: string[] | undefined; deny: string[] | undefined };
   corsOrigins: string[] | undefined;
+  /** The domain's reconnect grace, seconds (undefined: the top-level one). */
+  graceSeconds: number | undefined;
 }
 
 export const DEFAULT_VALIDITY_MINUTES = 1440;
@@ -41,6 +43,7 @@ export class Domains {
       referer: { allow: config.referer?.allow, deny: config.referer?.deny, allowEmpty: config.referer?.allowEmpty ?? true },
       ip: { allow: config.ip?.allow, deny: config.ip?.deny },
       corsOrigins: undefined,
+      graceSeconds: undefined,
     };
     for (const d of config.domains) this.add(d);
   }
@@ -55,6 +58,7 @@ export class Domains {
       referer: { allow: d.referer?.allow, deny: d.referer?.deny, allowEmpty: d.referer?.allowEmpty ?? true },
       ip: { allow: d.ip?.allow, deny: d.ip?.deny },
       corsOrigins: d.corsOrigins,
+      graceSeconds: d.continuity?.graceSeconds,
     };
     this.byHost.set(hostName(d.host), settings);
     this.configs.set(hostName(d.host), d);

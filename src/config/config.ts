@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import { parse as parseYaml } from 'yaml';
-import { accessListProblems, DomainSchema, domainProblems, IpListSchema, LatencyMode, RefererSchema, SigningKeys } from './domains.js';
+import { accessListProblems, DomainSchema, domainProblems, GraceSeconds, IpListSchema, LatencyMode, RefererSchema, SigningKeys } from './domains.js';
 import { recordingConfigProblems, RecordingConfigSchema } from './recording.js'; // recording
 import { transcodingConfigProblems, TranscodingConfigSchema } from './transcoding.js';
 
@@ -80,6 +80,15 @@ export const ConfigSchema = Type.Object(
         /** A session that receives nothing (no RTP, no RTCP) this long is closed. */
         inactivityTimeoutMs: Type.Integer({ minimum: 1000, default: 6000 }),
         logLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')], { default: 'warn' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    continuity: Type.Object(
+      {
+        /** Reconnect grace of the default domain (and of domains without their own), seconds. */
+        graceSeconds: Type.Number({ ...GraceSeconds, default: 10 }),
+        /** Per app, over the domain's: {"events": 30}. */
+        apps: Type.Record(Type.String({ minLength: 1 }), GraceSeconds, { default: {} }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -19,6 +19,11 @@ export const SigningKeys = {
   /** Also accepted, for key rotation. */
   secondaryKey: Type.Optional(Type.String({ minLength: 1 })),
 };
+/**
+ * How long a stream whose publisher left waits for a new one, its WebRTC viewers kept (README "Continuity");
+ * 0: the stream ends with its publisher.
+ */
+export const GraceSeconds = Type.Number({ minimum: 0, maximum: 3600 });
 export const DomainSchema = Type.Object(
   {
     host: Type.String({ minLength: 1 }),
@@ -34,6 +39,8 @@ export const DomainSchema = Type.Object(
     ip: Type.Optional(IpListSchema),
     /** Origins allowed to call this domain from a browser (default: http.corsOrigin). */
     corsOrigins: Type.Optional(StringList),
+    /** This domain's reconnect grace (default: continuity.graceSeconds). */
+    continuity: Type.Optional(Type.Object({ graceSeconds: GraceSeconds }, { additionalProperties: false })),
   },
   { additionalProperties: false },
 );

@@ -3,6 +3,10 @@
 // concurrent requests, a Room per live stream, offline when the room closes. It is the protocol servers'
 // StreamGate, and tells the rest of the server when streams go live and offline.
 //
+// Continuity: a stream whose publisher leaves goes offline for the standard-latency side (HLS, FLV, relays,
+// recording, callbacks) at once, but its room may wait for a new publisher (its grace): WHEP viewers stay, new ones
+// may join, and the next publish of the name goes into that room, so its media reaches them.
+//
 // Limits hold exactly because a place (a publisher's name, a viewer's seat) is taken synchronously, before any
 // await, and given back when the request fails or the session ends.
 import { EventEmitter } from 'node:events';
@@ -99,6 +103,8 @@ export interface StreamDomains {
 export interface RegistryOptions {
   conflict: 'reject' | 'takeover';
   domains: StreamDomains;
+  /** A stream's reconnect grace, seconds (0 or left out: its room ends with its publisher). */
+  graceSeconds?: (address: { ingestDomain: string | undefined; app: string }) => number;
   /** The FLV feed of a stream whose ingest has none (WebRTC): the SFU egress. */
   egressFeed: (name: string, room: Room) => FlvSource;
   /** The admission hook, asked after the authorizer; rejects with a Refusal to refuse. */
@@ -122,6 +128,12 @@ export interface ForbiddenStream {
   until: Date;
 }
 
+/** A stream whose publisher left, its room waiting for another. */
+export interface WaitingStream extends StreamAddress {
+  room: Room;
+  since: Date;
+}
+
 /** A publish between admission and its publisher's creation; a forbid cancels it. */
 interface PendingPublish {
   app: string;
@@ -135,6 +147,9 @@ interface PendingPublish {
 export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate<Room> {
   private readonly live = new Map<string, LiveStream>();
   private readonly pending = new Map<string, PendingPublish>();
+  private readonly waiting = new Map<string, WaitingStream>();
+  /** Each live stream's publisher, to take one over without ending its room. */
+  private readonly publishers = new WeakMap<LiveStream, { close(reason: string): void }>();
   /** Forbidden names (app/stream, in every domain) and until when. */
   private readonly forbids = new Map<string, ForbiddenStream>();
   /** WebRTC viewer seats per stream key: admitted (and joining) plus connected. */
@@ -196,15 +211,26 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       const current = this.live.get(key);
       if (current) {
         this.logger.info({ stream: key }, 'publisher taken over by a new one');
-        current.kick('taken over by a new publisher');
+        // With a grace its room waits, and the new publisher feeds the same viewers.
+        this.publishers.get(current)?.close('taken over by a new publisher');
       }
-      room = this.sfu.createRoom(key);
+      room = this.waiting.get(key)?.room ?? this.openRoom(key, { ingestDomain, app: request.app, stream: request.stream });
     } catch (error) {
       this.pending.delete(key);
       throw error;
     }
     pending.room = room;
     return this.admission(key, request, { ingestDomain, latencyMode }, room);
+  }
+
+  /** A new stream's room, with the grace of its domain and app. */
+  private openRoom(key: string, address: StreamAddress): Room {
+    const room = this.sfu.createRoom(key, (this.options.graceSeconds?.(address) ?? 0) * 1000);
+    room.on('waiting', () => this.waiting.set(key, { ...address, room, since: new Date() }));
+    room.once('close', () => {
+      if (this.waiting.get(key)?.room === room) this.waiting.delete(key);
+    });
+    return room;
   }
 
   /**
@@ -227,7 +253,8 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       commit: (publisher, details) => this.goLive(key, request, domain, room, publisher, details),
       abort: () => {
         this.pending.delete(key);
-        room.close();
+        // A waiting room goes on waiting for its grace (another publisher may still come).
+        if (!room.isWaiting) room.close();
       },
     };
   }
@@ -252,6 +279,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     // The room can end (its worker died) between the publisher's creation and this commit; its 'close' has then
     // been heard already, and nothing would ever take the stream offline again.
     if (room.isClosed) throw new Refusal('unavailable', `stream ${key} ended while it went live`);
+    if (this.waiting.get(key)?.room === room) this.waiting.delete(key);
     const stream: LiveStream = {
       key,
       app: request.app,
@@ -268,14 +296,24 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       ...(details?.rendition ? { rendition: details.rendition } : {}),
       room,
       startedAt: new Date(),
-      kick: (reason) => publisher.close(reason),
+      kick: (reason) => {
+        const current = this.live.get(key) === stream;
+        publisher.close(reason);
+        // Kicked, the stream ends: its room does not wait for a new publisher.
+        if (current) room.close();
+      },
     };
     this.live.set(key, stream);
-    room.once('close', () => {
+    this.publishers.set(stream, publisher);
+    const ended = (): void => {
+      room.off('waiting', ended);
+      room.off('close', ended);
       if (this.live.get(key) === stream) this.live.delete(key);
-      this.logger.info({ stream: key }, 'stream offline');
+      this.logger.info({ stream: key }, room.isWaiting ? 'stream offline, its WebRTC viewers waiting for a new publisher' : 'stream offline');
       this.emit('offline', stream);
-    });
+    };
+    room.on('waiting', ended);
+    room.once('close', ended);
     this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
     this.emit('live', stream);
     return stream;
@@ -285,13 +323,14 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.authorizer.authorize('play', request);
     const { ingestDomain } = this.options.domains.playOf(request.host);
     const key = streamKey(ingestDomain, request);
-    await this.playable(key, { ingestDomain, app: request.app, stream: request.stream });
+    if (!this.waiting.has(key)) await this.playable(key, { ingestDomain, app: request.app, stream: request.stream });
     this.options.limits?.takeSession(request.ip);
     this.options.limits?.checkViewer(streamPath(request), this.seats.get(key) ?? 0, this.seatsTotal);
     const release = this.takeSeat(key);
     try {
       await this.options.admission?.('play', request);
-      const { room } = this.liveStream(key);
+      // A waiting stream takes viewers too: they get its next publisher's media.
+      const room = this.playing(key)?.room ?? this.waiting.get(key)?.room ?? this.liveStream(key).room;
       return { room, commit: (viewer) => viewer.once('close', release), abort: release };
     } catch (error) {
       release();
@@ -368,6 +407,11 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return [...this.live.values()];
   }
 
+  /** Streams whose publisher left, waiting for a new one (their WebRTC viewers kept). */
+  waitingStreams(): WaitingStream[] {
+    return [...this.waiting.values()];
+  }
+
   /** Whether this stream is still the live one of its name (a new publish of the name replaces it). */
   isLive(stream: LiveStream): boolean {
     return this.live.get(stream.key) === stream;
@@ -380,6 +424,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.forbids.set(path, forbidden);
     const live = this.list().filter((s) => s.app === app && s.stream === stream);
     for (const s of live) s.kick(`stream forbidden until ${until.toISOString()}`);
+    for (const w of this.waitingStreams()) if (w.app === app && w.stream === stream) w.room.close();
     for (const pending of this.pending.values()) {
       if (pending.app !== app || pending.stream !== stream) continue;
       pending.forbidden = true;
@@ -415,6 +460,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   closeAll(reason: string): void {
     for (const stream of [...this.live.values()]) stream.kick(reason);
     for (const pending of this.pending.values()) pending.room?.close();
+    for (const { room } of [...this.waiting.values()]) room.close();
   }
 }
 

@@ -17,6 +17,7 @@ beforeAll(async () => {
     http: { maxSdpBytes: 16384 },
     auth: { publishToken: 'secret-publish' },
     rtc: { iceConnectTimeoutMs: 1500, inactivityTimeoutMs: 2000 },
+    continuity: { apps: { brief: 1 } },
   });
 });
 afterAll(async () => {
@@ -148,11 +149,11 @@ describe('clients that vanish', () => {
     expect((await fetch(new URL(response.headers.get('location') ?? '', server.httpUrl), { method: 'DELETE' })).status).toBe(200);
   });
 
-  it('a publisher killed without DELETE takes the stream offline; a killed viewer is freed', async () => {
-    const endpoint = `${server.httpUrl}/whip/live/killed`;
+  it('a publisher killed without DELETE takes the stream offline, its room closing after the grace; a killed viewer is freed', async () => {
+    const endpoint = `${server.httpUrl}/whip/brief/killed`;
     const publisherProcess = await peerProcess('whip', endpoint, 'secret-publish');
     await waitUntil(() => server.registry.list().some((s) => s.stream === 'killed'), 'stream live');
-    const viewerProcess = await peerProcess('whep', `${server.httpUrl}/whep/live/killed`);
+    const viewerProcess = await peerProcess('whep', `${server.httpUrl}/whep/brief/killed`);
     const room = server.registry.list().find((s) => s.stream === 'killed')?.room;
     expect(room?.viewerCount).toBe(1);
 
@@ -163,7 +164,9 @@ describe('clients that vanish', () => {
     publisherProcess.kill('SIGKILL');
     await once(publisherProcess, 'exit');
     await waitUntil(() => !server.registry.list().some((s) => s.stream === 'killed'), 'vanished publisher to take the stream offline');
-    expect(room?.isClosed).toBe(true);
+    // The room waits for a new publisher for the app's 1 s grace, then closes.
+    await waitUntil(() => room?.isClosed === true, 'the room to close after the grace');
+    expect(server.registry.waitingStreams().some((w) => w.stream === 'killed')).toBe(false);
   });
 
   it('leaves no transport and no session behind once every client is gone', async () => {

@@ -6,7 +6,7 @@ import * as sdpTransform from 'sdp-transform';
 import type { WhipcastServer } from '../../src/server.js';
 import { SDP_FIXTURES } from '../fixtures/sdp.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
-import { publish } from '../helpers/werift.js';
+import { publish, view } from '../helpers/werift.js';
 
 let server: WhipcastServer;
 beforeAll(async () => {
@@ -80,20 +80,26 @@ describe('viewer offers of real clients', () => {
 });
 
 describe('publish conflicts', () => {
-  it('takeover mode: a second publisher replaces the first', async () => {
+  it('takeover mode: a second publisher replaces the first, and feeds the viewers of the first', async () => {
     const takeover = await startTestServer({ publishConflict: 'takeover' });
     try {
       const first = await publish(`${takeover.httpUrl}/whip/live/takeover`, { audio: false });
       await first.connected;
       const firstRoom = takeover.registry.list()[0]?.room;
+      const viewer = await view(`${takeover.httpUrl}/whep/live/takeover`);
+      await waitUntil(() => viewer.packets.video.length > 10, 'video of the first publisher');
       const second = await publish(`${takeover.httpUrl}/whip/live/takeover`, { audio: false });
       await second.connected;
-      expect(firstRoom?.isClosed).toBe(true);
+      expect(takeover.sessions.list().map((s) => s.id)).not.toContain(first.session.location.split('/').pop());
       expect(takeover.registry.list()).toHaveLength(1);
-      expect(takeover.registry.list()[0]?.room).not.toBe(firstRoom);
-      await Promise.all([first.close(), second.close()]);
+      // With the default reconnect grace the stream's room stays, and its viewer is fed by the new publisher.
+      expect(takeover.registry.list()[0]?.room).toBe(firstRoom);
+      const before = viewer.packets.video.length;
+      await waitUntil(() => viewer.packets.video.length > before + 30, 'video of the second publisher in the same viewer session');
+      await Promise.all([first.close(), second.close(), viewer.close()]);
     } finally {
       await takeover.close();
     }
   });
+
 });

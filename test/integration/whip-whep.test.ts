@@ -10,7 +10,8 @@ const open: (Publisher | Viewer)[] = [];
 const track = <T extends Publisher | Viewer>(x: T): T => (open.push(x), x);
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // The "once" app has no reconnect grace: its streams end with their publisher.
+  server = await startTestServer({ continuity: { apps: { once: 0 } } });
 });
 // Each test's clients hang up (DELETE, as a WHIP/WHEP client does) when it ends, and the next test starts once the
 // server has freed their sessions: no other session on the server, and its transport counts hold still.
@@ -101,11 +102,11 @@ describe('WHIP → WHEP', () => {
     await expect(view(`${server.httpUrl}/whep/live/vp8`, { video: ['H264'] })).rejects.toThrow(/→ 400: the offer cannot receive this stream/);
   });
 
-  it('DELETE ends the stream: viewers are closed, nothing is left in the worker, and the name can be published again', async () => {
+  it('without a grace, DELETE ends the stream: viewers are closed, nothing is left in the worker, and the name can be published again', async () => {
     const before = await resources();
-    const publisher = await publish(`${server.httpUrl}/whip/live/cycle`);
+    const publisher = await publish(`${server.httpUrl}/whip/once/cycle`);
     await publisher.connected;
-    const viewer = await view(`${server.httpUrl}/whep/live/cycle`);
+    const viewer = await view(`${server.httpUrl}/whep/once/cycle`);
     await waitUntil(() => viewer.packets.video.length > 10, 'viewer media');
     expect((await resources()).webRtcTransports).toBe(before.webRtcTransports + 2);
 
@@ -116,12 +117,12 @@ describe('WHIP → WHEP', () => {
     expect(server.registry.list().some((s) => s.stream === 'cycle')).toBe(false);
     // The viewer's session ended with the stream (its peer sees the DTLS close); a DELETE that follows is still a 200.
     expect((await fetch(viewer.session.location, { method: 'DELETE' })).status).toBe(200);
-    expect((await fetch(`${server.httpUrl}/whep/live/cycle`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: viewer.pc.localDescription?.sdp })).status).toBe(404);
+    expect((await fetch(`${server.httpUrl}/whep/once/cycle`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: viewer.pc.localDescription?.sdp })).status).toBe(404);
     await Promise.all([publisher.close(), viewer.close()]);
 
-    const again = track(await publish(`${server.httpUrl}/whip/live/cycle`));
+    const again = track(await publish(`${server.httpUrl}/whip/once/cycle`));
     await again.connected;
-    const viewer2 = track(await view(`${server.httpUrl}/whep/live/cycle`));
+    const viewer2 = track(await view(`${server.httpUrl}/whep/once/cycle`));
     await waitUntil(() => viewer2.packets.video.length > 30, 'media after republish');
     expect((await decodeH264(viewer2.packets.video)).frames).toBeGreaterThan(0);
   });
