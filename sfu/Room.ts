@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
 import { streamRouterCodecs } from './codecs.js';
-import { StreamOfflineError } from './errors.js';
+import { SourceConflictError, StreamOfflineError } from './errors.js';
 import type { Logger } from './logger.js';
 import { parseOffer } from './sdp/offer.js';
 import { producerParametersFromOffer } from './sdp/rtpParameters.js';
@@ -20,6 +20,7 @@ import type { PeerTimeouts } from './WebRtcPeer.js';
 import { PlainPublisher, type PlainTrackSpec } from './PlainPublisher.js';
 import { PlainSubscriber, type PlainReceiver } from './PlainSubscriber.js';
 import { StableTracks } from './StableTracks.js';
+import { StreamSources, type FailoverPolicy, type SourceChange, type SourcePublisher, type SourceRole, type SourceState } from './StreamSources.js';
 import { mediaStats, type RoomStats } from './stats.js';
 import { mediaCodec, trackOf, type TrackInfo, type TrackKind } from './tracks.js';
 import { WebRtcPublisher } from './WebRtcPublisher.js';
@@ -31,6 +32,8 @@ export interface RoomOptions {
   /** Transports one worker carries before a stream's new viewers go to a router on another worker. */
   viewersPerWorker: number;
   initialAvailableOutgoingBitrate: number;
+  /** When a stream's backup publisher takes over, and when the primary takes back. */
+  failover: FailoverPolicy;
 }
 
 interface RoomRouter {
@@ -49,8 +52,14 @@ export interface ViewerLink {
   layers: { spatialLayer: number; temporalLayer: number } | null;
 }
 
-/** 'waiting': the publisher left and the room waits for another (its grace); 'close': the stream ended. */
-export type RoomEvents = { close: []; waiting: []; viewer: [WebRtcViewer] };
+/**
+ * 'waiting': the last publisher left and the room waits for another (its grace); 'resumed': one came; 'source': the
+ * publisher viewers get changed; 'close': the stream ended.
+ */
+export type RoomEvents = { close: []; waiting: []; resumed: []; source: [SourceChange]; viewer: [WebRtcViewer] };
+
+type PublisherCodecs = { kind: TrackKind; codec: ms.RtpCodecParameters }[];
+type CreatePublisher<T> = (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: SourcePublisher; result: T }>;
 
 /** How often the viewers' bitrate floor follows the lowest simulcast layer's bitrate. */
 const FLOOR_INTERVAL_MS = 1000;
@@ -58,9 +67,10 @@ const FLOOR_INTERVAL_MS = 1000;
 const FLOOR_MARGIN = 1.5;
 
 export class Room extends EventEmitter<RoomEvents> {
-  private publisher: WebRtcPublisher | PlainPublisher | undefined;
-  /** What viewers are sent when the room outlives its publisher (a grace, and a single-layer stream). */
-  private stable: StableTracks | undefined;
+  /** The publishers of a single-layer stream (a primary, a backup), which feed its stable tracks. */
+  private sources: StreamSources | undefined;
+  /** The publisher of a simulcast stream: its viewers consume its own producers, and it cannot be replaced. */
+  private direct: SourcePublisher | undefined;
   /** Set while the room waits for a new publisher: when the grace runs out. */
   private graceDeadline: number | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
@@ -112,7 +122,7 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** The producers viewers and egresses consume: the stable ones when there are, else the publisher's. */
   private get delivered(): readonly ms.Producer[] {
-    return this.stable?.producers ?? this.producers;
+    return this.sources?.stable.producers ?? this.producers;
   }
 
   /**
@@ -120,7 +130,7 @@ export class Room extends EventEmitter<RoomEvents> {
    * counters; the server itself goes by tracks() and stats().
    */
   get producers(): readonly ms.Producer[] {
-    return this.publisher?.producers ?? [];
+    return (this.sources?.active ?? this.direct)?.producers ?? [];
   }
 
   /** What the publisher sends in (per track) and what the viewers are sent, from mediasoup's stats. */
@@ -140,99 +150,106 @@ export class Room extends EventEmitter<RoomEvents> {
     return counts;
   }
 
-  /** Takes a WHIP offer; the room lives as long as this publisher. */
-  async publishWebRtc(sessionId: string, offerSdp: string): Promise<{ publisher: WebRtcPublisher; answer: string }> {
+  /** Takes a WHIP offer as the stream's `role` publisher (see StreamSources). */
+  async publishWebRtc(sessionId: string, offerSdp: string, role: SourceRole = 'primary'): Promise<{ publisher: WebRtcPublisher; answer: string }> {
     const offer = parseOffer(offerSdp);
     const accepted = producerParametersFromOffer(offer.media, mediasoup.getSupportedRtpCapabilities());
     const codecs = accepted.map((a) => ({ kind: a.kind, codec: mediaCodec(a.rtpParameters) }));
-    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
-    return this.adoptPublisher(codecs, logger, async (router, slot) => {
+    const logger = this.logger.child({ session: sessionId, role });
+    return this.adoptPublisher(role, codecs, logger, async (router, slot) => {
       const result = await WebRtcPublisher.create(sessionId, router, slot, offer, accepted, this.options.timeouts, logger);
       return { publisher: result.publisher, result };
     });
   }
 
-  /** Takes plain RTP from a local sender (the RTMP bridge's FFmpeg); the room lives as long as this publisher. */
-  async publishPlain(sessionId: string, specs: PlainTrackSpec[]): Promise<PlainPublisher> {
-    const logger = this.logger.child({ session: sessionId, role: 'publisher' });
-    return this.adoptPublisher(specs, logger, async (router, slot) => {
+  /** Takes plain RTP from a local sender (the RTMP bridge's FFmpeg) as the stream's `role` publisher. */
+  async publishPlain(sessionId: string, specs: PlainTrackSpec[], role: SourceRole = 'primary'): Promise<PlainPublisher> {
+    const logger = this.logger.child({ session: sessionId, role });
+    return this.adoptPublisher(role, specs, logger, async (router, slot) => {
       const publisher = await PlainPublisher.create(sessionId, router, slot, specs, logger);
       return { publisher, result: publisher };
     });
   }
 
-  /** Creates the origin router for these codecs (numbered as the publisher numbers them) and the publisher on it. */
-  private async adoptPublisher<T>(
-    codecs: { kind: TrackKind; codec: ms.RtpCodecParameters }[],
-    logger: Logger,
-    create: (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: WebRtcPublisher | PlainPublisher; result: T }>,
-  ): Promise<T> {
+  /**
+   * A new publisher: the first one creates the origin router for its codecs (numbered as it numbers them) and the
+   * stable tracks; a later one (a backup, or one coming back within the grace) joins them on the same router.
+   */
+  private async adoptPublisher<T>(role: SourceRole, codecs: PublisherCodecs, logger: Logger, create: CreatePublisher<T>): Promise<T> {
     if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
-    if (this.publisher) throw new Error(`room ${this.id} already has a publisher`);
-    if (this.isWaiting) {
-      const returned = await this.adoptReturning(codecs, logger, create);
-      if (returned) return returned;
+    if (this.direct || this.sources?.has(role)) throw new SourceConflictError(`stream ${this.id} already has a ${role} publisher`);
+    if (this.origin) {
+      const joined = await this.adoptAnother(role, codecs, logger, create);
+      if (joined) return joined;
     }
     const slot = this.pool.leastLoaded();
     if (!slot) throw new Error('no mediasoup worker available');
     const router = await slot.worker.createRouter({ mediaCodecs: streamRouterCodecs(codecs.map((c) => ({ ...c, payloadType: c.codec.payloadType }))), appData: { room: this.id } });
     router.on('workerclose', () => this.close());
     let created: Awaited<ReturnType<typeof create>>;
+    let stable: StableTracks | undefined;
     try {
       created = await create(router, slot);
+      // A simulcast publisher's layers go to viewers as they are (no stable tracks): it cannot be replaced.
+      if (created.publisher.producers.every((p) => p.type === 'simple')) stable = await StableTracks.create(router, created.publisher.producers, logger);
     } catch (error) {
       router.close();
       throw error;
     }
     const { publisher } = created;
-    const simulcast = publisher.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
-    let stable: StableTracks | undefined;
-    try {
-      if (this.graceMs > 0 && !simulcast) stable = await StableTracks.create(router, publisher.producers, logger);
-    } catch (error) {
-      publisher.close('cannot relay its tracks');
-      router.close();
-      throw error;
-    }
     if (this.closed) {
       publisher.close('stream ended');
       router.close();
       throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
     }
-    this.stable = stable;
     const tracks = (stable?.producers ?? publisher.producers).map((p) => ({ producerId: p.id, kind: p.kind, codec: mediaCodec(p.rtpParameters) }));
     this.origin = { router, slot, tracks, payloadKey: tracks.map((t) => t.codec.payloadType).join(',') };
     this.routers.set(this.routerKey(slot, this.origin.payloadKey), this.origin);
-    this.takePublisher(publisher);
-    if (simulcast) this.followLayers(simulcast);
-    logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`), continuity: stable !== undefined }, 'publisher created');
+    if (stable) {
+      const sources = new StreamSources(stable, this.options.failover, this.logger);
+      sources.on('change', (change) => this.emit('source', change));
+      this.sources = sources;
+      await this.addSource(role, publisher);
+    } else {
+      this.direct = publisher;
+      publisher.once('close', () => this.close());
+      const simulcast = publisher.producers.find((p) => p.kind === 'video' && p.type === 'simulcast');
+      if (simulcast) this.followLayers(simulcast);
+    }
+    logger.info({ worker: slot.index, tracks: tracks.map((t) => `${t.kind}:${t.codec.mimeType}/${t.codec.payloadType}`), replaceable: stable !== undefined }, 'publisher created');
     return created.result;
   }
 
-  private takePublisher(publisher: WebRtcPublisher | PlainPublisher): void {
-    this.publisher = publisher;
-    publisher.once('close', () => this.publisherLeft(publisher));
+  private async addSource(role: SourceRole, publisher: SourcePublisher): Promise<void> {
+    const sources = this.sources;
+    if (!sources) return;
+    publisher.once('close', () => this.sourceLeft(publisher));
+    await sources.add(role, publisher);
+    if (this.graceDeadline !== undefined) {
+      this.graceDeadline = undefined;
+      clearTimeout(this.graceTimer);
+      this.emit('resumed');
+    }
   }
 
   /**
-   * A publisher coming back within the grace: on the origin router, feeding the stable tracks, so the viewers get
-   * its media in the sessions they have. Undefined when its codecs cannot feed them: the waiting viewers' sessions
-   * are ended, and the caller starts the room afresh.
+   * A publisher joining a stream that has its viewers: a backup next to the primary, or one coming back within the
+   * grace. It is received on the origin router and feeds the stable tracks when it is active. Undefined when its
+   * codecs cannot feed them: a waiting stream's viewers' sessions are then ended, and the caller starts the room
+   * afresh (a stream with a live publisher refuses it).
    */
-  private async adoptReturning<T>(
-    codecs: { kind: TrackKind; codec: ms.RtpCodecParameters }[],
-    logger: Logger,
-    create: (router: ms.Router, slot: WorkerSlot) => Promise<{ publisher: WebRtcPublisher | PlainPublisher; result: T }>,
-  ): Promise<T | undefined> {
-    const { origin, stable } = this;
-    if (!origin || !stable) return undefined;
+  private async adoptAnother<T>(role: SourceRole, codecs: PublisherCodecs, logger: Logger, create: CreatePublisher<T>): Promise<T | undefined> {
+    const { origin, sources } = this;
+    if (!origin || !sources) throw new SourceConflictError(`stream ${this.id} sends simulcast: its publisher cannot have a backup`);
     const offered = codecs.map((c) => ({ kind: c.kind, mimeType: c.codec.mimeType }));
     const named = offered.map((c) => `${c.kind} ${c.mimeType}`).join(', ');
-    if (!stable.fits(offered)) {
-      this.endWaitingViewers(`the new publisher's codecs (${named}) differ from the ones the viewers were sent`);
+    const misfit = (reason: string): undefined => {
+      if (!this.isWaiting) throw new SourceConflictError(`stream ${this.id}: ${reason}`);
+      this.endWaitingViewers(reason);
       return undefined;
-    }
-    // The grace stops while the publisher is created: it has come back. If it fails, the viewers wait on.
+    };
+    if (!sources.stable.fits(offered)) return misfit(`the new publisher's codecs (${named}) differ from the ones the viewers are sent`);
+    // While the publisher is created the grace does not run out: it has come. If it fails, the viewers wait on.
     clearTimeout(this.graceTimer);
     let created: Awaited<ReturnType<typeof create>>;
     try {
@@ -246,32 +263,30 @@ export class Room extends EventEmitter<RoomEvents> {
       throw new StreamOfflineError(`stream ${this.id} ended while its publisher was being created`);
     }
     if (created.publisher.producers.some((p) => p.type !== 'simple')) {
-      created.publisher.close('simulcast cannot feed the waiting viewers');
-      this.endWaitingViewers('the new publisher sends simulcast, which the waiting viewers cannot be switched to');
-      return undefined;
+      created.publisher.close('simulcast cannot feed the stream');
+      this.armGrace();
+      return misfit('the new publisher sends simulcast, which the viewers cannot be switched to');
     }
     try {
-      await stable.attach(created.publisher.producers);
+      await this.addSource(role, created.publisher);
     } catch (error) {
-      created.publisher.close('cannot feed the waiting viewers');
-      this.armGrace();
+      created.publisher.close('cannot feed the stream');
       throw error;
     }
-    this.graceDeadline = undefined;
-    this.takePublisher(created.publisher);
-    logger.info({ tracks: named }, 'publisher came back within the grace: its media goes to the waiting viewers');
+    logger.info({ tracks: named, active: sources.activeSource }, 'publisher joined the stream');
     return created.result;
   }
 
-  /** The publisher left: the room closes, or waits for a new one for its grace (viewers stay, frozen on the last frame). */
-  private publisherLeft(publisher: WebRtcPublisher | PlainPublisher): void {
-    if (this.publisher !== publisher || this.closed) return;
-    this.publisher = undefined;
-    if (!this.stable || this.servedLadder) {
+  /** A publisher left: the other takes over, or the room waits for a new one for its grace (viewers frozen meanwhile), or closes. */
+  private sourceLeft(publisher: SourcePublisher): void {
+    const sources = this.sources;
+    if (this.closed || !sources) return;
+    sources.remove(publisher);
+    if (sources.size > 0) return;
+    if (this.graceMs <= 0 || this.servedLadder) {
       this.close();
       return;
     }
-    this.stable.detach();
     this.graceDeadline = Date.now() + this.graceMs;
     this.armGrace();
     this.logger.info({ graceSeconds: this.graceMs / 1000, viewers: this.viewers.size }, 'publisher left: the stream waits for a new one');
@@ -289,15 +304,30 @@ export class Room extends EventEmitter<RoomEvents> {
 
   /** A new publisher that cannot feed the waiting viewers: their sessions end, and the room starts afresh. */
   private endWaitingViewers(reason: string): void {
-    this.logger.warn({ reason, viewers: this.viewers.size }, 'the waiting viewers\' sessions end');
+    this.logger.warn({ reason, viewers: this.viewers.size }, "the waiting viewers' sessions end");
     for (const viewer of this.viewers) viewer.close(reason);
-    this.stable?.close();
-    this.stable = undefined;
+    this.sources?.close();
+    this.sources?.stable.close();
+    this.sources = undefined;
     for (const { router } of this.routers.values()) router.close();
     this.routers.clear();
     this.origin = undefined;
     this.graceDeadline = undefined;
     clearTimeout(this.graceTimer);
+  }
+
+  /** The publishers of a stream that has stable tracks, and which is active; empty for a simulcast stream. */
+  sourceStates(): SourceState[] {
+    return this.sources?.states() ?? [];
+  }
+
+  get activeSource(): SourceRole | undefined {
+    return this.sources?.activeSource ?? (this.direct ? 'primary' : undefined);
+  }
+
+  /** Makes this publisher the active one (the control API); false if the stream has none in that role. */
+  selectSource(role: SourceRole): Promise<boolean> {
+    return this.sources?.select(role) ?? Promise.resolve(false);
   }
 
   /**
@@ -397,7 +427,9 @@ export class Room extends EventEmitter<RoomEvents> {
     clearInterval(this.floorTimer);
     clearTimeout(this.graceTimer);
     this.ladder?.close('stream ended');
-    this.publisher?.close('stream ended');
+    const publishers = [this.direct, this.sources?.publisherOf('primary'), this.sources?.publisherOf('backup')];
+    this.sources?.close();
+    for (const publisher of publishers) publisher?.close('stream ended');
     for (const viewer of this.viewers) viewer.close('stream ended');
     for (const { router } of this.routers.values()) router.close();
     this.routers.clear();

@@ -54,13 +54,15 @@ export class Sfu {
     );
   }
 
-  /** What every worker holds (routers, transports), from mediasoup's own dump: tests use it to prove nothing leaked. */
-  async dump(): Promise<{ index: number; routers: number; webRtcTransports: number }[]> {
+  /** What every worker holds (routers, transports, all objects), from mediasoup's own dump: tests use it to prove nothing leaked. */
+  async dump(): Promise<{ index: number; routers: number; webRtcTransports: number; objects: number }[]> {
     return Promise.all(
       this.pool.all().map(async (slot) => {
-        const worker = (await slot.worker.dump()) as { routerIds: string[] };
+        const worker = (await slot.worker.dump()) as { routerIds: string[]; channelMessageHandlers?: { channelRequestHandlers?: string[] } };
         const server = (await slot.webRtcServer.dump()) as { webRtcTransportIds: string[] };
-        return { index: slot.index, routers: worker.routerIds.length, webRtcTransports: server.webRtcTransportIds.length };
+        // Every router, transport, producer and consumer in the worker answers requests: their count shows a leak.
+        const objects = worker.channelMessageHandlers?.channelRequestHandlers?.length ?? 0;
+        return { index: slot.index, routers: worker.routerIds.length, webRtcTransports: server.webRtcTransportIds.length, objects };
       }),
     );
   }

@@ -32,12 +32,16 @@ interface Feed {
 
 class StableTrack {
   private last: LastSent | undefined;
-  private feed: Feed | undefined;
+  /** The feed the track sends, and the one that takes over at its first packet (a switch between live publishers). */
+  private current: Feed | undefined;
+  private next: Feed | undefined;
 
   constructor(
     readonly producer: ms.Producer,
     private readonly ssrc: number,
     private readonly clockRate: number,
+    /** Called at the next feed's first packet: the switch is due (video: that packet starts a key frame). */
+    private readonly onNextReady: (track: StableTrack) => void,
   ) {}
 
   get kind(): ms.MediaKind {
@@ -48,31 +52,51 @@ class StableTrack {
     return this.producer.rtpParameters.codecs[0]?.mimeType.toLowerCase() ?? '';
   }
 
+  get hasNext(): boolean {
+    return this.next !== undefined;
+  }
+
+  /**
+   * Feeds the track from this consumer. With nothing being sent, at once; else the current feed goes on until the
+   * new one has a packet (see StableTracks.attach), so a switch between two live publishers leaves no gap.
+   */
   feedFrom(consumer: ms.Consumer): void {
-    this.stopFeed();
+    this.next?.consumer.close();
     const feed: Feed = { consumer };
-    this.feed = feed;
     consumer.on('rtp', (packet) => this.forward(feed, packet));
+    if (this.current) this.next = feed;
+    else this.current = feed;
+  }
+
+  /** The next feed takes over; the current one is closed. */
+  promote(): void {
+    if (!this.next) return;
+    this.current?.consumer.close();
+    this.current = this.next;
+    this.next = undefined;
   }
 
   stopFeed(): void {
-    this.feed?.consumer.close();
-    this.feed = undefined;
+    this.current?.consumer.close();
+    this.next?.consumer.close();
+    this.current = undefined;
+    this.next = undefined;
   }
 
   requestKeyFrame(): void {
-    this.feed?.consumer.requestKeyFrame().catch(() => undefined);
+    for (const feed of [this.next, this.current]) feed?.consumer.requestKeyFrame().catch(() => undefined);
   }
 
   private forward(feed: Feed, packet: Buffer): void {
-    if (feed !== this.feed || this.producer.closed || packet.length < 12) return;
+    if (feed === this.next) this.onNextReady(this);
+    if (feed !== this.current || this.producer.closed || packet.length < 12) return;
     const seq = packet.readUInt16BE(2);
     const ts = packet.readUInt32BE(4);
     const now = performance.now();
     if (feed.seqDelta === undefined || feed.tsDelta === undefined) {
       const last = this.last;
       feed.seqDelta = last ? last.seq + 1 - seq : 0;
-      feed.tsDelta = last ? last.ts + Math.round(((now - last.atMs) * this.clockRate) / 1000) - ts : 0;
+      feed.tsDelta = last ? last.ts + Math.max(1, Math.round(((now - last.atMs) * this.clockRate) / 1000)) - ts : 0;
     }
     const outSeq = (seq + feed.seqDelta) & 0xffff;
     const outTs = (((ts + feed.tsDelta) % 2 ** 32) + 2 ** 32) % 2 ** 32;
@@ -95,9 +119,10 @@ export class StableTracks {
     transport.on('rtcp', (packet) => this.onRtcp(packet));
   }
 
-  /** Stable tracks shaped after these (single-layer) producers of `router`, fed by them until detached. */
+  /** Stable tracks shaped after these (single-layer) producers of `router`; attach() feeds them. */
   static async create(router: ms.Router, sources: readonly ms.Producer[], logger: Logger): Promise<StableTracks> {
     const transport = await router.createDirectTransport();
+    let switchOver: (track: StableTrack) => void = () => undefined;
     try {
       const tracks: StableTrack[] = [];
       for (const source of sources) {
@@ -114,11 +139,13 @@ export class StableTracks {
             rtcp: { cname: `whipcast-${ssrc}`, reducedSize: true },
           },
         });
-        const track = new StableTrack(producer, ssrc, codec.clockRate);
-        track.feedFrom(consumer);
-        tracks.push(track);
+        // It was made to learn how the router sends this track; attach() feeds the tracks.
+        consumer.close();
+        tracks.push(new StableTrack(producer, ssrc, codec.clockRate, (t) => switchOver(t)));
       }
-      return new StableTracks(transport, router.rtpCapabilities, tracks, logger);
+      const stable = new StableTracks(transport, router.rtpCapabilities, tracks, logger);
+      switchOver = (t) => stable.nextReady(t);
+      return stable;
     } catch (error) {
       transport.close();
       throw error;
@@ -136,7 +163,12 @@ export class StableTracks {
     return list(this.tracks) === list(codecs);
   }
 
-  /** Feeds the tracks from a new publisher's producers (see fits()); video resumes at its first key frame. */
+  /**
+   * Feeds the tracks from a new publisher's producers (see fits()). Where a track sends nothing (the publisher
+   * left), the new feed starts at once, video at its first key frame. Where the tracks are being fed (a switch
+   * between two live publishers), the current feeds go on until the new video's first key frame arrives, and every
+   * track switches then: no gap, and audio switches with the picture.
+   */
   async attach(sources: readonly ms.Producer[]): Promise<void> {
     for (const track of this.tracks) {
       const source = sources.find((s) => s.kind === track.kind);
@@ -145,6 +177,13 @@ export class StableTracks {
       track.feedFrom(consumer);
       if (track.kind === 'video') track.requestKeyFrame();
     }
+  }
+
+  /** A track's next feed has its first packet: video (or a stream's only kind) switches every track over. */
+  private nextReady(track: StableTrack): void {
+    const leader = this.tracks.find((t) => t.kind === 'video' && t.hasNext) ?? track;
+    if (track !== leader) return;
+    for (const t of this.tracks) t.promote();
   }
 
   /** Stops feeding the tracks (the publisher left); viewers keep their consumers, which send nothing meanwhile. */

@@ -20,3 +20,8 @@ export class NoCommonCodecError extends Error {
 export class StreamOfflineError extends Error {
   override name = 'StreamOfflineError';
 }
+
+/** The stream already has a publisher in that role, or cannot take another (simulcast, other codecs). */
+export class SourceConflictError extends Error {
+  override name = 'SourceConflictError';
+}

@@ -10,6 +10,7 @@ export { PlainPublisher, type PlainEndpoint, type PlainTrackSpec } from './Plain
 export { PlainSubscriber, type PlainReceiver, type PlainTrack } from './PlainSubscriber.js';
 export { WebRtcViewer, type Layers, type ViewerOptions } from './WebRtcViewer.js';
 export type { ListenAddress } from './WorkerPool.js';
-export { SdpError, NoCommonCodecError, StreamOfflineError } from './errors.js';
+export { SdpError, NoCommonCodecError, SourceConflictError, StreamOfflineError } from './errors.js';
+export type { FailoverPolicy, SourceChange, SourceRole, SourceState } from './StreamSources.js';
 export type { RoomStats, IngressTrackStats, EgressStats } from './stats.js';
 export { PUBLISHER_START_KBPS, writeIceFragment, type LocalIce } from './sdp/answer.js';

@@ -3,7 +3,7 @@
 // this is where a kind becomes an HTTP status.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Refusal, type RefusalKind } from '../src/core/index.js';
-import { NoCommonCodecError, SdpError, StreamOfflineError } from '../sfu/index.js';
+import { NoCommonCodecError, SdpError, SourceConflictError, StreamOfflineError } from '../sfu/index.js';
 
 const STATUS: Record<RefusalKind, number> = {
   invalid: 400,
@@ -29,6 +29,7 @@ export function describeError(error: unknown, maxBodyBytes: number): { status: n
   }
   if (error instanceof SdpError || error instanceof NoCommonCodecError) return { status: 400, message: error.message };
   if (error instanceof StreamOfflineError) return { status: 404, message: error.message };
+  if (error instanceof SourceConflictError) return { status: 409, message: error.message };
   const fastifyError = error as Partial<FastifyError> & { validation?: unknown };
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -88,7 +88,7 @@ export function signaling(app: FastifyInstance, options: SignalingOptions, done:
     const media = mediaRequest(request, request.params, 'whip');
     const admission = await gate.admitPublish(media);
     const id = newSessionId();
-    const created = await orAbort(admission, admission.room.publishWebRtc(id, offer));
+    const created = await orAbort(admission, admission.room.publishWebRtc(id, offer, admission.role));
     admission.commit(created.publisher);
     const session = openSession(sessions, 'whip', media, id, created.publisher);
     request.log.info({ session: id, stream: `${media.app}/${media.stream}` }, 'WHIP session created');

@@ -79,6 +79,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       logLevel: config.rtc.logLevel,
       viewersPerWorker: config.rtc.viewersPerWorker,
       initialAvailableOutgoingBitrate: config.rtc.initialAvailableOutgoingBitrate,
+      failover: { failoverMs: config.continuity.backup.failoverMs, holdMs: config.continuity.backup.holdSeconds * 1000, revert: config.continuity.backup.revert },
       timeouts: {
         iceConnectMs: config.rtc.iceConnectTimeoutMs,
         iceDisconnectMs: config.rtc.iceDisconnectTimeoutMs,

@@ -89,6 +89,18 @@ export const ConfigSchema = Type.Object(
         graceSeconds: Type.Number({ ...GraceSeconds, default: 10 }),
         /** Per app, over the domain's: {"events": 30}. */
         apps: Type.Record(Type.String({ minLength: 1 }), GraceSeconds, { default: {} }),
+        /** A stream's backup publisher (`?backup=1`): when it takes over, and when the primary takes back. */
+        backup: Type.Object(
+          {
+            /** The active publisher has failed after this long without media (the other delivering). */
+            failoverMs: Type.Integer({ minimum: 100, maximum: 60000, default: 500 }),
+            /** A revert waits for the primary to deliver this long without a break, and this long since the last switch. */
+            holdSeconds: Type.Number({ minimum: 0, maximum: 3600, default: 5 }),
+            /** auto: back to the primary by itself; manual: only POST /api/streams/{app}/{stream}/source switches back. */
+            revert: Type.Union([Type.Literal('auto'), Type.Literal('manual')], { default: 'auto' }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -3,8 +3,13 @@
 // vocabulary knows nothing of the SFU.
 import type { MediaRequest } from './request.js';
 
+/** A stream's publishers: its primary, and a backup that takes over when the primary fails (`?backup=1`). */
+export type PublisherRole = 'primary' | 'backup';
+
 export interface PublishAdmission<TRoom> {
   room: TRoom;
+  /** The role the publisher takes in the room. */
+  role: PublisherRole;
   /** The publisher exists (its answer is about to be sent): the stream is live until the publisher closes. */
   commit(publisher: { readonly id: string; close(reason: string): void }): void;
   /** Creating the publisher failed: release the name and the room. */

@@ -1,6 +1,7 @@
 // The live streams as the registry knows them: by ingest protocol and transcode path (transcoding costs CPU and
-// latency, so operators watch it), their WebRTC viewers, relays by state, and how many are being recorded.
-import { Gauge, type Registry } from 'prom-client';
+// latency, so operators watch it), their WebRTC viewers, relays by state, how many are being recorded, and
+// continuity: streams waiting for a publisher, publishers by role, and switches of the publisher viewers get.
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { RelayManager } from '../media/RelayManager.js';
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 
@@ -23,6 +24,21 @@ export function streamGauges(registry: Registry, sources: StreamSources): void {
     collect() {
       this.set(streams.list().reduce((sum, s) => sum + s.room.viewerCount, 0));
     },
+  });
+  countGauge(registry, 'whipcast_stream_publishers', 'Publishers of live streams by role (primary, backup) and whether viewers get it', ['role', 'active'], () =>
+    streams.list().flatMap((s) => s.room.sourceStates().map((p) => ({ role: p.role, active: String(p.active) }))),
+  );
+  new Gauge({
+    name: 'whipcast_waiting_streams',
+    help: 'Streams whose publishers left, waiting for one for their reconnect grace (viewers kept)',
+    registers: [registry],
+    collect() {
+      this.set(streams.waitingStreams().length);
+    },
+  });
+  const switches = new Counter({ name: 'whipcast_source_switches_total', help: 'Changes of the publisher a stream\'s viewers get, by the role switched to', labelNames: ['to'], registers: [registry] });
+  streams.on('source', (change) => {
+    if (!change.first) switches.inc({ to: change.to });
   });
   countGauge(registry, 'whipcast_relays', 'Relays to other RTMP servers by state (connecting, live, retrying, error)', ['state'], () =>
     streams.list().flatMap((s) => sources.relays.statusOf(s).map((relay) => ({ state: relay.state }))),

@@ -1,10 +1,11 @@
-// Stream events as callbacks: publish / unpublish (the registry's live / offline) and play / stop_play (WHEP
+// Stream events as callbacks: publish / unpublish (the registry's live / offline), switch (the publisher viewers get
+// changed: a backup took over, the primary took back, one came back within the grace) and play / stop_play (WHEP
 // session resources opening and closing). Fire and forget.
 import type { LiveStream, StreamRegistry } from '../streams/StreamRegistry.js';
 import type { CallbackSender } from './CallbackSender.js';
 
 export interface StreamEvent extends Record<string, unknown> {
-  event: 'publish' | 'unpublish' | 'play' | 'stop_play';
+  event: 'publish' | 'unpublish' | 'play' | 'stop_play' | 'switch';
   app: string;
   stream: string;
   /** The request's host (its domain). */
@@ -15,6 +16,9 @@ export interface StreamEvent extends Record<string, unknown> {
   time: string;
   reason?: string;
   durationSeconds?: number;
+  /** switch: the role that was active (absent after a gap with none) and the one active now. */
+  from?: string;
+  to?: string;
 }
 
 /** Who and what an event is about: the fields a play or a publish shares with its end. */
@@ -61,6 +65,11 @@ export function attachStreamCallbacks(registry: StreamRegistry, sessions: Sessio
     app: stream.app, stream: stream.stream, domain: stream.host, protocol: stream.protocol, ip: stream.ip, sessionId: stream.sessionId,
   });
   registry.on('live', (stream) => sender.send({ event: 'publish', ...published(stream), time: new Date().toISOString() } satisfies StreamEvent));
+  registry.on('source', (change) => {
+    // The first publisher's activation is the publish itself.
+    if (change.first) return;
+    sender.send({ event: 'switch', ...published(change.stream), sessionId: change.sessionId, time: new Date().toISOString(), reason: change.reason, ...(change.from ? { from: change.from } : {}), to: change.to } satisfies StreamEvent);
+  });
   registry.on('offline', (stream) => {
     const durationSeconds = Math.round((Date.now() - stream.startedAt.getTime()) / 100) / 10;
     sender.send({ event: 'unpublish', ...published(stream), time: new Date().toISOString(), durationSeconds } satisfies StreamEvent);

@@ -159,7 +159,7 @@ export class RtmpPublish {
     const ladder = plan.video ? await this.ladders.webrtcLadder(this.identity, feed) : [];
     if (this.ended) return;
     const specs = await h264OpusTracks({ profileLevelId: plan.video?.profileLevelId, audio: plan.audio, lowerLayers: ladder.length });
-    const publisher = await admission.room.publishPlain(this.id, specs);
+    const publisher = await admission.room.publishPlain(this.id, specs, admission.role);
     if (this.ended) {
       publisher.close('encoder left');
       return;

@@ -3,15 +3,17 @@
 // concurrent requests, a Room per live stream, offline when the room closes. It is the protocol servers'
 // StreamGate, and tells the rest of the server when streams go live and offline.
 //
-// Continuity: a stream whose publisher leaves goes offline for the standard-latency side (HLS, FLV, relays,
-// recording, callbacks) at once, but its room may wait for a new publisher (its grace): WHEP viewers stay, new ones
-// may join, and the next publish of the name goes into that room, so its media reaches them.
+// Continuity: a stream may have two publishers, a primary and a backup (`?backup=1`), and outlives them for its
+// grace: it is live from its first publisher until its room closes. Its room decides which publisher viewers get
+// (sfu/StreamSources); the stream's feed follows the same one (SwitchingFeed), so the standard-latency side (HLS,
+// FLV, relays, recording) keeps going across a switch, and across a gap with no publisher. The stream's publisher
+// fields (session, address, protocol) are the active publisher's.
 //
 // Limits hold exactly because a place (a publisher's name, a viewer's seat) is taken synchronously, before any
 // await, and given back when the request fails or the session ends.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { Room, Sfu } from '../../sfu/index.js';
+import type { Room, Sfu, SourceChange } from '../../sfu/index.js';
 import {
   Refusal,
   streamKey,
@@ -21,9 +23,11 @@ import {
   type MediaRequest,
   type PlayAdmission,
   type PublishAdmission,
+  type PublisherRole,
   type StreamGate,
 } from '../core/index.js';
 import type { FlvSource } from '../media/flv/FlvFeed.js';
+import { SwitchingFeed } from '../media/flv/SwitchingFeed.js';
 
 /** What the server transcodes for WebRTC viewers (RTMP ingest only; WHIP media is forwarded as is). */
 export type TranscodePath = 'none' | 'audio' | 'video' | 'video+audio';
@@ -58,6 +62,11 @@ export interface StreamAddress {
   ingestDomain: string | undefined;
   app: string;
   stream: string;
+}
+
+/** A change of a stream's active publisher, as the registry tells it ('source'). */
+export interface StreamSourceChange extends SourceChange {
+  stream: LiveStream;
 }
 
 export interface LiveStream extends Omit<PublishDetails, 'feed'> {
@@ -128,10 +137,21 @@ export interface ForbiddenStream {
   until: Date;
 }
 
-/** A stream whose publisher left, its room waiting for another. */
-export interface WaitingStream extends StreamAddress {
-  room: Room;
-  since: Date;
+/** A publisher of a stream, and what its feed is (its RTMP tags, or the SFU egress). */
+interface StreamPublisher {
+  publisher: { readonly id: string; close(reason: string): void };
+  request: GoLiveRequest;
+  details: PublishDetails | undefined;
+  feed: FlvSource;
+}
+
+/** A live stream and its publishers by role (a publisher that left stays until another takes its role). */
+interface StreamEntry {
+  stream: LiveStream;
+  feed: SwitchingFeed;
+  publishers: Map<PublisherRole, StreamPublisher>;
+  /** The room's SFU egress, made once for its WebRTC publishers' feed. */
+  egress: FlvSource | undefined;
 }
 
 /** A publish between admission and its publisher's creation; a forbid cancels it. */
@@ -144,12 +164,11 @@ interface PendingPublish {
   rendition: boolean;
 }
 
-export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream] }> implements StreamGate<Room> {
+export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: [LiveStream]; source: [StreamSourceChange] }> implements StreamGate<Room> {
   private readonly live = new Map<string, LiveStream>();
+  private readonly entries = new Map<string, StreamEntry>();
+  /** By stream key and role. */
   private readonly pending = new Map<string, PendingPublish>();
-  private readonly waiting = new Map<string, WaitingStream>();
-  /** Each live stream's publisher, to take one over without ending its room. */
-  private readonly publishers = new WeakMap<LiveStream, { close(reason: string): void }>();
   /** Forbidden names (app/stream, in every domain) and until when. */
   private readonly forbids = new Map<string, ForbiddenStream>();
   /** WebRTC viewer seats per stream key: admitted (and joining) plus connected. */
@@ -197,40 +216,33 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       throw Refusal.denied('domain_type', `RTMP ingest is not available on the half-second domain ${request.host}: publish over WHIP`);
     }
     const key = streamKey(ingestDomain, request);
-    this.checkPublish(key, request);
+    const role = roleOf(request.query);
+    this.checkPublish(key, role, request);
     this.options.limits?.takeSession(request.ip);
     if (!this.live.has(key)) this.options.limits?.checkPublisher(this.publisherCount());
     const pending: PendingPublish = { app: request.app, stream: request.stream, room: undefined, forbidden: false, rendition: false };
-    this.pending.set(key, pending);
+    this.pending.set(pendingKey(key, role), pending);
     let room: Room;
     try {
       await this.options.admission?.('publish', request);
       // Forbidden while the hook was asked (and not resumed since).
       const forbid = pending.forbidden ? this.forbiddenEntry(streamPath(request)) : undefined;
       if (forbid) throw forbiddenRefusal(request, forbid);
-      const current = this.live.get(key);
-      if (current) {
-        this.logger.info({ stream: key }, 'publisher taken over by a new one');
-        // With a grace its room waits, and the new publisher feeds the same viewers.
-        this.publishers.get(current)?.close('taken over by a new publisher');
+      const entry = this.entries.get(key);
+      if (entry && roleTaken(entry, role)) {
+        this.logger.info({ stream: key, role }, 'publisher taken over by a new one');
+        // The room goes on (with the other publisher, or waiting for its grace), and the new one feeds it; a
+        // simulcast stream's viewers cannot be fed by another publisher, so that stream ends.
+        if (entry.stream.room.sourceStates().length === 0) entry.stream.kick('taken over by a new publisher');
+        else entry.publishers.get(role)?.publisher.close('taken over by a new publisher');
       }
-      room = this.waiting.get(key)?.room ?? this.openRoom(key, { ingestDomain, app: request.app, stream: request.stream });
+      room = this.entries.get(key)?.stream.room ?? this.sfu.createRoom(key, (this.options.graceSeconds?.({ ingestDomain, app: request.app }) ?? 0) * 1000);
     } catch (error) {
-      this.pending.delete(key);
+      this.pending.delete(pendingKey(key, role));
       throw error;
     }
     pending.room = room;
-    return this.admission(key, request, { ingestDomain, latencyMode }, room);
-  }
-
-  /** A new stream's room, with the grace of its domain and app. */
-  private openRoom(key: string, address: StreamAddress): Room {
-    const room = this.sfu.createRoom(key, (this.options.graceSeconds?.(address) ?? 0) * 1000);
-    room.on('waiting', () => this.waiting.set(key, { ...address, room, since: new Date() }));
-    room.once('close', () => {
-      if (this.waiting.get(key)?.room === room) this.waiting.delete(key);
-    });
-    return room;
+    return this.admission(key, role, request, { ingestDomain, latencyMode }, room);
   }
 
   /**
@@ -241,20 +253,21 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   admitRendition(source: LiveStream, stream: string): RegistryAdmission {
     const name = { app: source.app, stream };
     const key = streamKey(source.ingestDomain, name);
-    if (this.pending.has(key) || this.live.has(key)) throw new Refusal('conflict', `stream ${key} is already being published`);
+    if (this.pending.has(pendingKey(key, 'primary')) || this.live.has(key)) throw new Refusal('conflict', `stream ${key} is already being published`);
     const room = this.sfu.createRoom(key);
-    this.pending.set(key, { ...name, room, forbidden: false, rendition: true });
-    return this.admission(key, { ...name, host: source.host, ip: source.ip, query: {} }, { ingestDomain: source.ingestDomain, latencyMode: source.latencyMode }, room);
+    this.pending.set(pendingKey(key, 'primary'), { ...name, room, forbidden: false, rendition: true });
+    return this.admission(key, 'primary', { ...name, host: source.host, ip: source.ip, query: {} }, { ingestDomain: source.ingestDomain, latencyMode: source.latencyMode }, room);
   }
 
-  private admission(key: string, request: GoLiveRequest, domain: { ingestDomain: string | undefined; latencyMode: LatencyMode }, room: Room): RegistryAdmission {
+  private admission(key: string, role: PublisherRole, request: GoLiveRequest, domain: { ingestDomain: string | undefined; latencyMode: LatencyMode }, room: Room): RegistryAdmission {
     return {
       room,
-      commit: (publisher, details) => this.goLive(key, request, domain, room, publisher, details),
+      role,
+      commit: (publisher, details) => this.goLive(key, role, request, domain, room, publisher, details),
       abort: () => {
-        this.pending.delete(key);
-        // A waiting room goes on waiting for its grace (another publisher may still come).
-        if (!room.isWaiting) room.close();
+        this.pending.delete(pendingKey(key, role));
+        // A stream that is live (or waiting) goes on; only a room made for this publish is given back.
+        if (this.entries.get(key)?.stream.room !== room) room.close();
       },
     };
   }
@@ -269,17 +282,35 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
 
   private goLive(
     key: string,
+    role: PublisherRole,
     request: GoLiveRequest,
     domain: { ingestDomain: string | undefined; latencyMode: LatencyMode },
     room: Room,
     publisher: { readonly id: string; close(reason: string): void },
     details: PublishDetails | undefined,
   ): LiveStream {
-    this.pending.delete(key);
+    this.pending.delete(pendingKey(key, role));
     // The room can end (its worker died) between the publisher's creation and this commit; its 'close' has then
     // been heard already, and nothing would ever take the stream offline again.
     if (room.isClosed) throw new Refusal('unavailable', `stream ${key} ended while it went live`);
-    if (this.waiting.get(key)?.room === room) this.waiting.delete(key);
+    const existing = this.entries.get(key);
+    const entry = existing?.stream.room === room ? existing : this.openEntry(key, request, domain, room, details);
+    const feed = details?.feed ?? (entry.egress ??= this.options.egressFeed(key, room));
+    entry.publishers.set(role, { publisher, request, details, feed });
+    this.follow(entry);
+    if (entry !== existing) {
+      this.logger.info({ stream: key, protocol: entry.stream.protocol, transcode: entry.stream.transcode }, 'stream live');
+      this.emit('live', entry.stream);
+    } else {
+      this.logger.info({ stream: key, role, active: room.activeSource }, 'publisher joined the live stream');
+    }
+    return entry.stream;
+  }
+
+  /** A stream going live in `room`: live until the room closes. */
+  private openEntry(key: string, request: GoLiveRequest, domain: { ingestDomain: string | undefined; latencyMode: LatencyMode }, room: Room, details: PublishDetails | undefined): StreamEntry {
+    const tracks = new Set(room.tracks().map((t) => t.kind));
+    const feed = new SwitchingFeed(key, { audio: details?.feed?.tracks.audio ?? tracks.has('audio'), video: details?.feed?.tracks.video ?? tracks.has('video') });
     const stream: LiveStream = {
       key,
       app: request.app,
@@ -287,50 +318,74 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       ingestDomain: domain.ingestDomain,
       host: request.host,
       ip: request.ip,
-      sessionId: publisher.id,
+      sessionId: '',
       latencyMode: domain.latencyMode,
-      feed: details?.feed ?? this.options.egressFeed(key, room),
+      feed,
       protocol: details?.protocol ?? 'whip',
       transcode: details?.transcode ?? 'none',
       query: details?.query ?? request.query,
       ...(details?.rendition ? { rendition: details.rendition } : {}),
       room,
       startedAt: new Date(),
+      // Kicked, the stream ends: its publishers are closed and its room does not wait for another.
       kick: (reason) => {
-        const current = this.live.get(key) === stream;
-        publisher.close(reason);
-        // Kicked, the stream ends: its room does not wait for a new publisher.
-        if (current) room.close();
+        for (const p of entry.publishers.values()) p.publisher.close(reason);
+        room.close();
       },
     };
+    const entry: StreamEntry = { stream, feed, publishers: new Map(), egress: undefined };
+    this.entries.set(key, entry);
     this.live.set(key, stream);
-    this.publishers.set(stream, publisher);
-    const ended = (): void => {
-      room.off('waiting', ended);
-      room.off('close', ended);
-      if (this.live.get(key) === stream) this.live.delete(key);
-      this.logger.info({ stream: key }, room.isWaiting ? 'stream offline, its WebRTC viewers waiting for a new publisher' : 'stream offline');
-      this.emit('offline', stream);
+    const onSource = (change: SourceChange): void => {
+      this.follow(entry);
+      this.emit('source', { ...change, stream });
     };
-    room.on('waiting', ended);
-    room.once('close', ended);
-    this.logger.info({ stream: key, protocol: stream.protocol, transcode: stream.transcode }, 'stream live');
-    this.emit('live', stream);
-    return stream;
+    const onWaiting = (): void => {
+      feed.follow(undefined);
+      this.logger.info({ stream: key }, 'stream waiting for a new publisher');
+    };
+    room.on('source', onSource);
+    room.on('waiting', onWaiting);
+    room.once('close', () => {
+      room.off('source', onSource);
+      room.off('waiting', onWaiting);
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+      if (this.live.get(key) === stream) this.live.delete(key);
+      feed.end();
+      this.logger.info({ stream: key }, 'stream offline');
+      this.emit('offline', stream);
+    });
+    return entry;
+  }
+
+  /** The stream's publisher fields and feed follow the room's active publisher. */
+  private follow(entry: StreamEntry): void {
+    const active = entry.stream.room.sourceStates().find((s) => s.active)?.sessionId ?? (entry.stream.room.activeSource ? entry.publishers.get('primary')?.publisher.id : undefined);
+    const current = [...entry.publishers.values()].find((p) => p.publisher.id === active);
+    if (!current) return;
+    const { request, details, publisher } = current;
+    Object.assign(entry.stream, {
+      host: request.host,
+      ip: request.ip,
+      sessionId: publisher.id,
+      protocol: details?.protocol ?? 'whip',
+      transcode: details?.transcode ?? 'none',
+      query: details?.query ?? request.query,
+    });
+    entry.feed.follow(current.feed);
   }
 
   private async admitPlaying(request: MediaRequest): Promise<PlayAdmission<Room>> {
     this.authorizer.authorize('play', request);
     const { ingestDomain } = this.options.domains.playOf(request.host);
     const key = streamKey(ingestDomain, request);
-    if (!this.waiting.has(key)) await this.playable(key, { ingestDomain, app: request.app, stream: request.stream });
+    await this.playable(key, { ingestDomain, app: request.app, stream: request.stream });
     this.options.limits?.takeSession(request.ip);
     this.options.limits?.checkViewer(streamPath(request), this.seats.get(key) ?? 0, this.seatsTotal);
     const release = this.takeSeat(key);
     try {
       await this.options.admission?.('play', request);
-      // A waiting stream takes viewers too: they get its next publisher's media.
-      const room = this.playing(key)?.room ?? this.waiting.get(key)?.room ?? this.liveStream(key).room;
+      const { room } = this.liveStream(key);
       return { room, commit: (viewer) => viewer.once('close', release), abort: release };
     } catch (error) {
       release();
@@ -371,10 +426,14 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return this.liveStream(key);
   }
 
-  private checkPublish(key: string, name: { app: string; stream: string }): void {
+  private checkPublish(key: string, role: PublisherRole, name: { app: string; stream: string }): void {
     const forbid = this.forbiddenEntry(streamPath(name));
     if (forbid) throw forbiddenRefusal(name, forbid);
-    if (this.pending.has(key) || (this.live.has(key) && this.options.conflict === 'reject')) throw new Refusal('conflict', `stream ${key} is already being published`);
+    const entry = this.entries.get(key);
+    const taken = entry !== undefined && roleTaken(entry, role);
+    if (this.pending.has(pendingKey(key, role)) || (taken && this.options.conflict === 'reject')) {
+      throw new Refusal('conflict', role === 'primary' ? `stream ${key} is already being published` : `stream ${key} already has a backup publisher`);
+    }
   }
 
   /** Takes a viewer seat on a stream; the function returned gives it back (once). */
@@ -407,9 +466,9 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     return [...this.live.values()];
   }
 
-  /** Streams whose publisher left, waiting for a new one (their WebRTC viewers kept). */
-  waitingStreams(): WaitingStream[] {
-    return [...this.waiting.values()];
+  /** Live streams whose publishers left, waiting for a new one for their grace (their viewers kept). */
+  waitingStreams(): LiveStream[] {
+    return this.list().filter((s) => s.room.isWaiting);
   }
 
   /** Whether this stream is still the live one of its name (a new publish of the name replaces it). */
@@ -424,7 +483,6 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.forbids.set(path, forbidden);
     const live = this.list().filter((s) => s.app === app && s.stream === stream);
     for (const s of live) s.kick(`stream forbidden until ${until.toISOString()}`);
-    for (const w of this.waitingStreams()) if (w.app === app && w.stream === stream) w.room.close();
     for (const pending of this.pending.values()) {
       if (pending.app !== app || pending.stream !== stream) continue;
       pending.forbidden = true;
@@ -460,8 +518,21 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   closeAll(reason: string): void {
     for (const stream of [...this.live.values()]) stream.kick(reason);
     for (const pending of this.pending.values()) pending.room?.close();
-    for (const { room } of [...this.waiting.values()]) room.close();
   }
+}
+
+/** `?backup=1` (or true/yes) in the WHIP URL or the RTMP stream key marks a stream's backup publisher. */
+function roleOf(query: Record<string, string>): PublisherRole {
+  return /^(1|true|yes)$/i.test(query.backup ?? '') ? 'backup' : 'primary';
+}
+
+const pendingKey = (key: string, role: PublisherRole): string => `${key}#${role}`;
+
+/** Whether a stream has a publisher in this role now (a simulcast stream has only its one, primary). */
+function roleTaken(entry: StreamEntry, role: PublisherRole): boolean {
+  const { room } = entry.stream;
+  const states = room.sourceStates();
+  return states.length > 0 ? states.some((s) => s.role === role) : role === 'primary' && !room.isWaiting && !room.isClosed;
 }
 
 /** What going live needs of the request that published the stream. */

@@ -1,6 +1,6 @@
 // A live stream as GET /api/streams shows it: tracks with codec and what mediasoup measures of them (bitrate in,
 // loss, NACKs, PLIs), what is sent to the viewers (bitrate out, their loss and round trip), viewers and uptime.
-import type { RoomStats } from '../../sfu/index.js';
+import type { RoomStats, SourceState } from '../../sfu/index.js';
 import type { LiveStream, TranscodePath } from './StreamRegistry.js';
 
 /** Parts of a stream's description owned elsewhere (relays, recording, HLS), keyed by field name. */
@@ -53,6 +53,12 @@ export interface StreamInfo {
   /** What the server transcodes for WebRTC viewers (always "none" for WHIP). */
   transcode: TranscodePath;
   latencyMode: string;
+  /** live: a publisher feeds it; waiting: its publishers left, and it waits for one for its grace (viewers kept). */
+  state: 'live' | 'waiting';
+  /** The publisher viewers get; null while waiting. */
+  activeSource: 'primary' | 'backup' | null;
+  /** Its publishers (a primary, a backup) and their health; empty for a simulcast stream (one publisher, not replaceable). */
+  sources: SourceState[];
   [extra: string]: unknown;
 }
 
@@ -98,6 +104,9 @@ export async function describeStream(live: LiveStream, extras: StreamExtras = {}
     },
     transcode: live.transcode,
     latencyMode: live.latencyMode,
+    state: live.room.isWaiting ? 'waiting' : 'live',
+    activeSource: live.room.activeSource ?? null,
+    sources: live.room.sourceStates(),
     ...Object.fromEntries(Object.entries(extras).map(([field, describe]) => [field, describe(live)])),
   };
 }

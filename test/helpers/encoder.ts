@@ -15,6 +15,8 @@ export interface EncoderOptions {
   codec?: 'libx264' | 'flv';
   /** Key-frame interval in frames (30 fps). */
   gop?: number;
+  /** x264's H264 profile (default: x264's own choice, High). */
+  profile?: 'baseline' | 'main' | 'high';
 }
 
 /**
@@ -39,7 +41,7 @@ function track(child: ChildProcess): ChildProcess {
 export function rtmpEncoder(url: string, options: EncoderOptions = {}): ChildProcess {
   const video = options.codec === 'flv'
     ? ['-c:v', 'flv', '-b:v', '800k']
-    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-bf', String(options.bframes ?? 0), '-g', String(options.gop ?? 30), '-pix_fmt', 'yuv420p', '-b:v', '1000k'];
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', ...(options.profile ? ['-profile:v', options.profile] : []), '-bf', String(options.bframes ?? 0), '-g', String(options.gop ?? 30), '-pix_fmt', 'yuv420p', '-b:v', '1000k'];
   const audio = options.audio !== false;
   const args = [
     '-hide_banner', '-loglevel', 'error', '-re',

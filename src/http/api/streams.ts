@@ -1,4 +1,5 @@
-// /api/streams: the live streams (list, one), kicking a publisher, forbidding a name until a time and resuming it.
+// /api/streams: the live streams (list, one), kicking a publisher, switching between a primary and its backup,
+// forbidding a name until a time and resuming it.
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { Refusal } from '../../core/index.js';
@@ -19,6 +20,8 @@ const ForbidBody = Type.Object(
   { until: Type.Union([Type.String({ format: 'date-time', description: 'ISO date' }), Type.Integer({ minimum: 1, description: 'seconds from now' })]) },
   { additionalProperties: false },
 );
+const SourceRole = Type.Union([Type.Literal('primary'), Type.Literal('backup')]);
+const SourceBody = Type.Object({ role: SourceRole }, { additionalProperties: false });
 const tags = ['streams'];
 
 export function streams(fastify: FastifyInstance, options: StreamsApiOptions, done: () => void): void {
@@ -39,11 +42,21 @@ export function streams(fastify: FastifyInstance, options: StreamsApiOptions, do
   });
   fastify.post<Params>(
     '/api/streams/:app/:stream/kick',
-    { schema: { tags, summary: 'Disconnect the publisher (it may publish again)', params: StreamParams, response: { 200: Message } } },
+    { schema: { tags, summary: 'Disconnect the publishers and end the stream (they may publish again)', params: StreamParams, response: { 200: Message } } },
     (request) => {
       const { app, stream } = request.params;
       liveStream(app, stream).kick('kicked by the control API');
       return { message: `publisher of ${app}/${stream} kicked` };
+    },
+  );
+  fastify.post<Params & { Body: Static<typeof SourceBody> }>(
+    '/api/streams/:app/:stream/source',
+    { schema: { tags, summary: 'Switch the publisher viewers get: the primary or the backup', params: StreamParams, body: SourceBody, response: { 200: Type.Object({ activeSource: SourceRole }) } } },
+    async (request) => {
+      const { app, stream } = request.params;
+      const { role } = request.body;
+      if (!(await liveStream(app, stream).room.selectSource(role))) throw new Refusal('not-found', `stream ${app}/${stream} has no ${role} publisher`);
+      return { activeSource: role };
     },
   );
   fastify.post<Params & { Body: Static<typeof ForbidBody> }>(
