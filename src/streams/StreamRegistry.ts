@@ -229,7 +229,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       const forbid = pending.forbidden ? this.forbiddenEntry(streamPath(request)) : undefined;
       if (forbid) throw forbiddenRefusal(request, forbid);
       const entry = this.entries.get(key);
-      if (entry && roleTaken(entry, role)) {
+      if (entry && roleHeld(entry, role)) {
         this.logger.info({ stream: key, role }, 'publisher taken over by a new one');
         // The room goes on (with the other publisher, or waiting for its grace), and the new one feeds it; a
         // simulcast stream's viewers cannot be fed by another publisher, so that stream ends.
@@ -529,10 +529,20 @@ function roleOf(query: Record<string, string>): PublisherRole {
 const pendingKey = (key: string, role: PublisherRole): string => `${key}#${role}`;
 
 /** Whether a stream has a publisher in this role now (a simulcast stream has only its one, primary). */
-function roleTaken(entry: StreamEntry, role: PublisherRole): boolean {
+function roleHeld(entry: StreamEntry, role: PublisherRole): boolean {
   const { room } = entry.stream;
   const states = room.sourceStates();
   return states.length > 0 ? states.some((s) => s.role === role) : role === 'primary' && !room.isWaiting && !room.isClosed;
+}
+
+/**
+ * Whether a new publisher in this role is a conflict: the role is held by one that delivers. One that has stopped
+ * delivering while the other publisher does (a dead encoder whose connection has not timed out yet) is replaced,
+ * so that an encoder reconnecting at once is not refused.
+ */
+function roleTaken(entry: StreamEntry, role: PublisherRole): boolean {
+  const held = entry.stream.room.sourceStates().find((s) => s.role === role);
+  return held ? held.delivering : roleHeld(entry, role);
 }
 
 /** What going live needs of the request that published the stream. */
