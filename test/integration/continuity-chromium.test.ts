@@ -18,13 +18,16 @@ const isWaiting = (stream: string): boolean => rig.server.registry.waitingStream
 /** Marks the page's RTCPeerConnection, to tell later whether it is still the same object. */
 async function markConnection(page: Page): Promise<void> {
   await page.evaluate(() => {
-    const pc = window.whipcast?.session?.pc as (RTCPeerConnection & { continuityMark?: boolean }) | undefined;
-    if (pc) pc.continuityMark = true;
+    const pc = window.whipcast?.session?.pc;
+    if (pc) Reflect.set(pc, 'continuityMark', true);
   });
 }
 
 function sameConnection(page: Page): Promise<boolean> {
-  return page.evaluate(() => (window.whipcast?.session?.pc as (RTCPeerConnection & { continuityMark?: boolean }) | undefined)?.continuityMark === true);
+  return page.evaluate(() => {
+    const pc = window.whipcast?.session?.pc;
+    return pc !== undefined && Reflect.get(pc, 'continuityMark') === true;
+  });
 }
 
 /** Waits for the viewer's decoded frames to stop growing: the publisher is gone. */

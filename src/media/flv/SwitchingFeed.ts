@@ -3,52 +3,70 @@
 // of source and across a gap with none, so HLS players, HTTP-FLV players, relays and recorders keep their one
 // subscription. At a change it takes the new source from its sequence headers and next key frame, and moves its
 // timeline on from the last tag (FlvFeed.discontinuity). It reads its source only while it has subscribers.
-import { FlvFeed, type FeedStart, type FeedSubscription, type FeedTracks, type FlvSource } from './FlvFeed.js';
+import { FlvFeed, type FeedDemand, type FeedStart, type FeedSubscription, type FeedTracks, type FlvSource } from './FlvFeed.js';
+import type { FlvTag } from './tag.js';
 
-export class SwitchingFeed extends FlvFeed {
-  private source: FlvSource | undefined;
+/** The subscription to the source being carried, held while the feed has subscribers of its own. */
+class SourceReader implements FeedDemand {
+  source: FlvSource | undefined;
   private subscription: FeedSubscription | undefined;
   private demanded = false;
 
-  constructor(name: string, tracks: FeedTracks) {
-    let self: SwitchingFeed | undefined;
-    super(name, tracks, {
-      start: () => self?.setDemanded(true),
-      stop: () => self?.setDemanded(false),
+  constructor(private readonly onTag: (tag: FlvTag) => void) {}
+
+  get reading(): boolean {
+    return this.subscription !== undefined;
+  }
+
+  start(): void {
+    this.demanded = true;
+    this.read('gop');
+  }
+
+  stop(): void {
+    this.demanded = false;
+    this.read('gop');
+  }
+
+  /** From a source that was being sent, at its next key frame (no replay of what it sent before); else from its GOP. */
+  read(start: FeedStart): void {
+    this.subscription?.close();
+    this.subscription = undefined;
+    const source = this.source;
+    if (!this.demanded || !source || source.ended) return;
+    const subscription = source.subscribe(this.onTag, start, () => {
+      if (this.subscription === subscription) this.subscription = undefined;
     });
-    self = this;
+    this.subscription = subscription;
+  }
+
+  close(): void {
+    this.demanded = false;
+    this.read('gop');
+  }
+}
+
+export class SwitchingFeed extends FlvFeed {
+  private readonly reader: SourceReader;
+
+  constructor(name: string, tracks: FeedTracks) {
+    const reader = new SourceReader((tag) => this.push(tag));
+    super(name, tracks, reader);
+    this.reader = reader;
   }
 
   /** Carries `source` from now on (undefined: nothing, until the next one). */
   follow(source: FlvSource | undefined): void {
-    if (source === this.source || this.ended) return;
-    const switching = this.subscription !== undefined;
-    this.source = source;
+    if (source === this.reader.source || this.ended) return;
+    const switching = this.reader.reading;
+    this.reader.source = source;
     // Another source's timeline: moved on from the last tag sent (a no-op before the first).
     this.discontinuity();
-    this.resubscribe(switching ? 'keyframe' : 'gop');
+    this.reader.read(switching ? 'keyframe' : 'gop');
   }
 
   override end(): void {
-    this.subscription?.close();
-    this.subscription = undefined;
+    this.reader.close();
     super.end();
-  }
-
-  private setDemanded(on: boolean): void {
-    this.demanded = on;
-    this.resubscribe('gop');
-  }
-
-  /** From a source that was being sent, at its next key frame (no replay of what it sent before); else from its GOP. */
-  private resubscribe(start: FeedStart): void {
-    this.subscription?.close();
-    this.subscription = undefined;
-    const source = this.source;
-    if (!this.demanded || !source || source.ended || this.ended) return;
-    const subscription = source.subscribe((tag) => this.push(tag), start, () => {
-      if (this.subscription === subscription) this.subscription = undefined;
-    });
-    this.subscription = subscription;
   }
 }
