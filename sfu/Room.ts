@@ -325,6 +325,12 @@ export class Room extends EventEmitter<RoomEvents> {
     return this.sources?.activeSource ?? (this.direct ? 'primary' : undefined);
   }
 
+  /** Whether the stream's publisher in `role` has sent media lately (a dead one's connection may not have timed out yet). */
+  isDelivering(role: SourceRole): Promise<boolean> {
+    // A simulcast stream's publisher cannot be replaced by another: it counts as delivering while it is there.
+    return this.sources ? this.sources.delivering(role) : Promise.resolve(this.direct !== undefined && role === 'primary');
+  }
+
   /** Makes this publisher the active one (the control API); false if the stream has none in that role. */
   selectSource(role: SourceRole): Promise<boolean> {
     return this.sources?.select(role) ?? Promise.resolve(false);

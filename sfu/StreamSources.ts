@@ -44,6 +44,8 @@ export interface SourceChange {
   reason: string;
 }
 
+/** How long a new publisher counts as delivering before its first media (ICE, DTLS, its encoder starting). */
+const STARTING_MS = 3000;
 /** How often both publishers' packet counters are read while a stream has two. */
 const WATCH_INTERVAL_MS = 100;
 
@@ -52,6 +54,7 @@ class Source {
   lastMediaAt: number | undefined;
   /** Since when it has delivered without a break longer than the failover time. */
   deliveringSince: number | undefined;
+  readonly joinedAt = Date.now();
 
   constructor(
     readonly role: SourceRole,
@@ -108,6 +111,19 @@ export class StreamSources extends EventEmitter<{ change: [SourceChange] }> {
 
   publisherOf(role: SourceRole): SourcePublisher | undefined {
     return this.sources.get(role)?.publisher;
+  }
+
+  /**
+   * Whether the publisher in `role` has sent media lately: within the failover time when both are watched, else
+   * within mediasoup's last second of received bitrate.
+   */
+  async delivering(role: SourceRole): Promise<boolean> {
+    const source = this.sources.get(role);
+    if (!source) return false;
+    // A publisher that has just joined may not have sent anything yet.
+    if (Date.now() - source.joinedAt < STARTING_MS) return true;
+    if (this.watchTimer) return source.delivering(Date.now(), this.policy.failoverMs);
+    return recentlyReceived(source.publisher);
   }
 
   states(): SourceState[] {
@@ -208,4 +224,10 @@ export class StreamSources extends EventEmitter<{ change: [SourceChange] }> {
       this.watching = false;
     }
   }
+}
+
+/** Whether a publisher's producers received anything in mediasoup's last bitrate window (one second). */
+async function recentlyReceived(publisher: SourcePublisher): Promise<boolean> {
+  const stats = await Promise.all(publisher.producers.map((p) => p.getStats().catch(() => [])));
+  return stats.flat().some((s) => s.bitrate > 0);
 }

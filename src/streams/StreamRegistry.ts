@@ -224,6 +224,10 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
     this.pending.set(pendingKey(key, role), pending);
     let room: Room;
     try {
+      // Refused while the role's publisher delivers; one that has stopped (a dead encoder whose connection has not
+      // timed out yet) is replaced, so that an encoder reconnecting at once is not refused.
+      const held = this.entries.get(key);
+      if (held && roleHeld(held, role) && this.options.conflict === 'reject' && (await held.stream.room.isDelivering(role))) throw conflictRefusal(key, role);
       await this.options.admission?.('publish', request);
       // Forbidden while the hook was asked (and not resumed since).
       const forbid = pending.forbidden ? this.forbiddenEntry(streamPath(request)) : undefined;
@@ -429,11 +433,7 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
   private checkPublish(key: string, role: PublisherRole, name: { app: string; stream: string }): void {
     const forbid = this.forbiddenEntry(streamPath(name));
     if (forbid) throw forbiddenRefusal(name, forbid);
-    const entry = this.entries.get(key);
-    const taken = entry !== undefined && roleTaken(entry, role);
-    if (this.pending.has(pendingKey(key, role)) || (taken && this.options.conflict === 'reject')) {
-      throw new Refusal('conflict', role === 'primary' ? `stream ${key} is already being published` : `stream ${key} already has a backup publisher`);
-    }
+    if (this.pending.has(pendingKey(key, role))) throw conflictRefusal(key, role);
   }
 
   /** Takes a viewer seat on a stream; the function returned gives it back (once). */
@@ -535,14 +535,8 @@ function roleHeld(entry: StreamEntry, role: PublisherRole): boolean {
   return states.length > 0 ? states.some((s) => s.role === role) : role === 'primary' && !room.isWaiting && !room.isClosed;
 }
 
-/**
- * Whether a new publisher in this role is a conflict: the role is held by one that delivers. One that has stopped
- * delivering while the other publisher does (a dead encoder whose connection has not timed out yet) is replaced,
- * so that an encoder reconnecting at once is not refused.
- */
-function roleTaken(entry: StreamEntry, role: PublisherRole): boolean {
-  const held = entry.stream.room.sourceStates().find((s) => s.role === role);
-  return held ? held.delivering : roleHeld(entry, role);
+function conflictRefusal(key: string, role: PublisherRole): Refusal {
+  return new Refusal('conflict', role === 'primary' ? `stream ${key} is already being published` : `stream ${key} already has a backup publisher`);
 }
 
 /** What going live needs of the request that published the stream. */
