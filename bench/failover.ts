@@ -14,14 +14,14 @@
 //     second: until then the server answers 409);
 //   - backup: a backup page (?backup=1) is live next to the primary, and the primary's page closes;
 //   - revert: a primary page opens again, and takes back after the hold time (the switch waits for its key frame);
-//   - grace-rtmp: on a second stream, an FFmpeg RTMP encoder (x264, GOP 1 s) is killed and started again.
+//   - grace-rtmp: on a second stream, an FFmpeg RTMP encoder (x264, GOP 1 s, AAC) is killed and started again.
 //
 //   node dist/bench/failover.js --runs 10 [--hold-seconds 1]
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { resolveConfig } from '../src/config/config.js';
 import { startServer } from '../src/server.js';
+import { killProcess as kill, rtmpEncoder } from '../test/helpers/encoder.js';
 import { launchChromium, type BenchBrowser } from './lib/browser.js';
 import { intFlag, numberFlag, parseFlags, runBench } from './lib/cli.js';
 import { machineInfo } from './lib/proc.js';
@@ -122,21 +122,11 @@ const activeSource = (srv: WhipcastServer, stream: string): string | undefined =
 const publishers = (srv: WhipcastServer, stream: string): number => srv.registry.list().find((s) => `${s.app}/${s.stream}` === stream)?.room.sourceStates().filter((s) => s.delivering).length ?? 0;
 const reconnects = (page: Page): Promise<number> => page.evaluate(() => (window as unknown as { whipcast?: { reconnects?: number } }).whipcast?.reconnects ?? 0);
 
-function rtmpEncoder(url: string): ChildProcess {
-  const encoder = spawn('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-bf', '0', '-g', '30', '-pix_fmt', 'yuv420p', '-b:v', '1000k', '-c:a', 'aac', '-b:a', '96k', '-f', 'flv', url,
-  ], { stdio: 'ignore' });
+function encoderOf(url: string): ChildProcess {
+  const encoder = rtmpEncoder(url, { gop: 30 });
   encoders.add(encoder);
   encoder.once('exit', () => encoders.delete(encoder));
   return encoder;
-}
-
-async function kill(encoder: ChildProcess): Promise<void> {
-  if (encoder.exitCode !== null || encoder.signalCode !== null) return;
-  const exited = once(encoder, 'exit');
-  encoder.kill('SIGKILL');
-  await exited;
 }
 
 async function main(): Promise<void> {
@@ -157,7 +147,7 @@ async function main(): Promise<void> {
   await waitFor(() => activeSource(srv, WHIP_STREAM) === 'primary', 'the WHIP primary to go live', 30_000);
   const viewer = await openViewer(b, srv.httpUrl, WHIP_STREAM);
   const rtmpUrl = `rtmp://127.0.0.1:${srv.rtmpPort}/${RTMP_STREAM}`;
-  let encoder = rtmpEncoder(rtmpUrl);
+  let encoder = encoderOf(rtmpUrl);
   await waitFor(() => activeSource(srv, RTMP_STREAM) === 'primary', 'the RTMP stream to go live', 30_000);
   const rtmpViewer = await openViewer(b, srv.httpUrl, RTMP_STREAM);
 
@@ -184,7 +174,7 @@ async function main(): Promise<void> {
     frozen['grace-rtmp'].push(await frozenDuring(rtmpViewer.page, async () => {
       await kill(encoder);
       await waitFor(() => srv.registry.waitingStreams().some((s) => `${s.app}/${s.stream}` === RTMP_STREAM), 'the RTMP stream to wait', 15_000);
-      encoder = rtmpEncoder(rtmpUrl);
+      encoder = encoderOf(rtmpUrl);
       await waitFor(() => activeSource(srv, RTMP_STREAM) === 'primary', 'the restarted encoder to feed the viewer', 30_000);
     }));
     console.log(`run ${run}/${runs}: ${SCENARIOS.map((s) => `${s} ${Math.round(frozen[s][run - 1] ?? 0)} ms`).join(' · ')}`);

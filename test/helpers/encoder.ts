@@ -55,6 +55,14 @@ export function rtmpEncoder(url: string, options: EncoderOptions = {}): ChildPro
   return track(spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] }));
 }
 
+/** Kills a child as a crash would (an encoder: no RTMP goodbye), and waits for it to exit. */
+export async function killProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 /** An RTMP server for one push (FFmpeg's listen mode), writing what it receives to an FLV file. */
 export function rtmpReceiver(url: string, file: string): ChildProcess {
   return track(spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-listen', '1', '-i', url, '-c', 'copy', '-f', 'flv', '-y', file], { stdio: ['ignore', 'ignore', 'pipe'] }));

@@ -2,11 +2,10 @@
 // output switches to the backup (WebRTC viewers in their sessions, the HTTP-FLV and HLS of the stream), and the
 // primary takes back when it returns (revert: auto, after the hold time). Judged by what clients receive.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamSourceChange } from '../../src/streams/StreamRegistry.js';
 import type { WhipcastServer } from '../../src/server.js';
-import { rtmpEncoder } from '../helpers/encoder.js';
+import { killProcess as kill, rtmpEncoder } from '../helpers/encoder.js';
 import { decodeH264 } from '../helpers/media.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { publish, view, type Publisher, type Viewer } from '../helpers/werift.js';
@@ -73,13 +72,6 @@ async function longestStall(viewer: Viewer, during: () => Promise<void>): Promis
     await poll;
   }
   return longest;
-}
-
-async function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGKILL');
-  await exited;
 }
 
 describe('primary and backup over WHIP', () => {

@@ -1,12 +1,11 @@
 // Continuity with a browser viewer: play.html in Chromium watches a stream whose publisher is killed and replaced
 // within the grace. The page's one RTCPeerConnection stays connected, no second WHEP POST is made, and frames are
 // decoded again after the restart.
-import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import type { Page } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { connectionState, framesDecoded, openPlayer, serverAndChromium } from '../helpers/browser.js';
-import { rtmpEncoder } from '../helpers/encoder.js';
+import { killProcess as kill, rtmpEncoder } from '../helpers/encoder.js';
 import { waitUntil } from '../helpers/server.js';
 import { publish } from '../helpers/werift.js';
 
@@ -77,12 +76,6 @@ it('a killed RTMP encoder restarted within the grace: the Chromium viewer decode
   const { server, browser } = rig;
   const url = `rtmp://127.0.0.1:${server.rtmpPort}/live/cont-rtmp`;
   const encoders: ChildProcess[] = [rtmpEncoder(url)];
-  const kill = async (encoder: ChildProcess): Promise<void> => {
-    if (encoder.exitCode !== null || encoder.signalCode !== null) return;
-    const exited = once(encoder, 'exit');
-    encoder.kill('SIGKILL');
-    await exited;
-  };
   let page: Page | undefined;
   try {
     await waitUntil(() => server.registry.get('live', 'cont-rtmp') !== undefined, 'the RTMP stream to go live');

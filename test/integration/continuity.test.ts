@@ -3,9 +3,7 @@
 // by the RTP the viewers receive (one SSRC, sequence numbers that go on) and by decoded frames.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WhipcastServer } from '../../src/server.js';
-import { once } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
-import { rtmpEncoder } from '../helpers/encoder.js';
+import { killProcess as kill, rtmpEncoder } from '../helpers/encoder.js';
 import { decodeH264 } from '../helpers/media.js';
 import { startTestServer, waitUntil } from '../helpers/server.js';
 import { publish, view, type Publisher, type Viewer } from '../helpers/werift.js';
@@ -32,14 +30,6 @@ afterAll(async () => {
 
 const whepSessions = (stream: string): string[] => server.sessions.list().filter((s) => s.kind === 'whep' && s.stream === stream).map((s) => s.id);
 const isWaiting = (stream: string): boolean => server.registry.waitingStreams().some((w) => w.stream === stream);
-
-/** An encoder killed as a crash would: no RTMP goodbye. */
-async function kill(encoder: ChildProcess): Promise<void> {
-  if (encoder.exitCode !== null || encoder.signalCode !== null) return;
-  const exited = once(encoder, 'exit');
-  encoder.kill('SIGKILL');
-  await exited;
-}
 
 /** Sequence numbers of a run of packets go on one by one (allowing for reordering and a lost packet or two). */
 function largestSeqJump(packets: { header: { sequenceNumber: number } }[]): number {

@@ -11,14 +11,22 @@ function bindUdp(port: number): Promise<{ port: number; close: () => Promise<voi
   });
 }
 
+/**
+ * Bridge ports come from below the kernel's ephemeral range (32768–60999 by default): a port chosen there and freed
+ * until FFmpeg binds it (and again while a restarted FFmpeg starts) could be taken meanwhile by any socket bound to
+ * port 0 (a browser's ICE candidates, another FFmpeg's output), and the bridge would fail to bind for good.
+ */
+const BRIDGE_PORTS = { from: 10000, to: 20000 };
+
 export async function freeUdpPortPair(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const first = await bindUdp(0);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = BRIDGE_PORTS.from + 2 * Math.floor((Math.random() * (BRIDGE_PORTS.to - BRIDGE_PORTS.from)) / 2);
+    const first = await bindUdp(port);
     if (!first) continue;
-    const second = first.port < 65535 ? await bindUdp(first.port + 1) : undefined;
+    const second = await bindUdp(port + 1);
     await first.close();
     await second?.close();
-    if (second) return first.port;
+    if (second) return port;
   }
   throw new Error('no free UDP port pair');
 }
