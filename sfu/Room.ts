@@ -87,6 +87,8 @@ export class Room extends EventEmitter<RoomEvents> {
   private bitrateFloor = 0;
   private floorTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Publishers are adopted one at a time (see adoptPublisher). */
+  private adopting: Promise<unknown> = Promise.resolve();
   /** Router placement runs one at a time, so two joins never build the same delivery router twice. */
   private placement: Promise<unknown> = Promise.resolve();
 
@@ -175,7 +177,14 @@ export class Room extends EventEmitter<RoomEvents> {
    * A new publisher: the first one creates the origin router for its codecs (numbered as it numbers them) and the
    * stable tracks; a later one (a backup, or one coming back within the grace) joins them on the same router.
    */
-  private async adoptPublisher<T>(role: SourceRole, codecs: PublisherCodecs, logger: Logger, create: CreatePublisher<T>): Promise<T> {
+  private adoptPublisher<T>(role: SourceRole, codecs: PublisherCodecs, logger: Logger, create: CreatePublisher<T>): Promise<T> {
+    // One at a time: a primary and a backup arriving together must not both create the origin router.
+    const adopted = this.adopting.then(() => this.adoptInTurn(role, codecs, logger, create));
+    this.adopting = adopted.catch(() => undefined);
+    return adopted;
+  }
+
+  private async adoptInTurn<T>(role: SourceRole, codecs: PublisherCodecs, logger: Logger, create: CreatePublisher<T>): Promise<T> {
     if (this.closed) throw new StreamOfflineError(`stream ${this.id} has ended`);
     if (this.direct || this.sources?.has(role)) throw new SourceConflictError(`stream ${this.id} already has a ${role} publisher`);
     if (this.origin) {
@@ -186,13 +195,14 @@ export class Room extends EventEmitter<RoomEvents> {
     if (!slot) throw new Error('no mediasoup worker available');
     const router = await slot.worker.createRouter({ mediaCodecs: streamRouterCodecs(codecs.map((c) => ({ ...c, payloadType: c.codec.payloadType }))), appData: { room: this.id } });
     router.on('workerclose', () => this.close());
-    let created: Awaited<ReturnType<typeof create>>;
+    let created: Awaited<ReturnType<typeof create>> | undefined;
     let stable: StableTracks | undefined;
     try {
       created = await create(router, slot);
       // A simulcast publisher's layers go to viewers as they are (no stable tracks): it cannot be replaced.
       if (created.publisher.producers.every((p) => p.type === 'simple')) stable = await StableTracks.create(router, created.publisher.producers, logger);
     } catch (error) {
+      created?.publisher.close('cannot relay its tracks');
       router.close();
       throw error;
     }

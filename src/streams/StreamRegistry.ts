@@ -240,7 +240,9 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
         if (entry.stream.room.sourceStates().length === 0) entry.stream.kick('taken over by a new publisher');
         else entry.publishers.get(role)?.publisher.close('taken over by a new publisher');
       }
-      room = this.entries.get(key)?.stream.room ?? this.sfu.createRoom(key, (this.options.graceSeconds?.({ ingestDomain, app: request.app }) ?? 0) * 1000);
+      // The stream's room; or the one a publish of the other role is going live in (a primary and a backup together).
+      const other = this.pending.get(pendingKey(key, role === 'primary' ? 'backup' : 'primary'))?.room;
+      room = this.entries.get(key)?.stream.room ?? (other && !other.isClosed ? other : undefined) ?? this.sfu.createRoom(key, (this.options.graceSeconds?.({ ingestDomain, app: request.app }) ?? 0) * 1000);
     } catch (error) {
       this.pending.delete(pendingKey(key, role));
       throw error;
@@ -270,8 +272,10 @@ export class StreamRegistry extends EventEmitter<{ live: [LiveStream]; offline: 
       commit: (publisher, details) => this.goLive(key, role, request, domain, room, publisher, details),
       abort: () => {
         this.pending.delete(pendingKey(key, role));
-        // A stream that is live (or waiting) goes on; only a room made for this publish is given back.
-        if (this.entries.get(key)?.stream.room !== room) room.close();
+        // A stream that is live (or waiting) goes on, and so does a room another publish of the name is going live
+        // in; only a room made for this publish alone is given back.
+        const shared = [...this.pending.entries()].some(([k, p]) => k.startsWith(`${key}#`) && p.room === room);
+        if (this.entries.get(key)?.stream.room !== room && !shared) room.close();
       },
     };
   }

@@ -138,6 +138,21 @@ describe('primary and backup over WHIP', () => {
     expect(new Set(viewer.packets.video.map((p) => p.header.ssrc)).size).toBe(1);
   });
 
+  it('a primary and a backup publishing at the same moment share one stream', async () => {
+    const [primary, backup] = await Promise.all([
+      publish(`${server.httpUrl}/whip/live/together`, { video: 'H264' }),
+      publish(`${server.httpUrl}/whip/live/together?backup=1`, { video: 'H264' }),
+    ]);
+    track(primary);
+    track(backup);
+    await Promise.all([primary.connected, backup.connected]);
+    const view1 = await sources(server, 'live/together');
+    expect(view1.sources.map((s) => s.role).sort()).toEqual(['backup', 'primary']);
+    expect(server.registry.list().filter((s) => s.stream === 'together')).toHaveLength(1);
+    const viewer = track(await view(`${server.httpUrl}/whep/live/together`, { video: ['H264'] }));
+    await waitUntil(() => viewer.packets.video.length > 30, 'video of the shared stream');
+  });
+
   it('a primary that comes and goes every second does not make the stream switch back and forth', async () => {
     const backup = track(await publish(`${steady.httpUrl}/whip/live/flap?backup=1`, { video: 'H264' }));
     await backup.connected;
